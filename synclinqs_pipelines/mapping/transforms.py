@@ -1,0 +1,617 @@
+"""The transformation library of mapping specs, each function in two forms with one meaning.
+
+`vector` builds a polars expression over a whole column (what the engine runs); `scalar` transforms one
+value (what the reference interpreter runs, and what the table tests read most easily). A step that
+rejects its input returns an error code for that row; the value becomes null and later steps skip it.
+
+Null and empty input give null output and no error: whether a field may be empty is the catalog's
+`required`, checked after mapping. Only ASCII spaces and tabs count as surrounding whitespace, and only
+ASCII digits as digits, so both forms agree on every input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+WS = " \t"
+
+
+@dataclass(frozen=True)
+class Step:
+    value: pl.Expr
+    errors: list[tuple[pl.Expr, str]] = field(default_factory=list)
+
+
+ScalarResult = tuple[Any, str | None]
+VectorFn = Callable[[pl.Expr, dict[str, Any], Callable[[str], pl.Expr]], Step]
+ScalarFn = Callable[[Any, dict[str, Any], Mapping[str, Any]], ScalarResult]
+
+
+@dataclass(frozen=True)
+class Transform:
+    name: str
+    doc: str
+    defaults: dict[str, Any]
+    vector: VectorFn
+    scalar: ScalarFn
+    input_fields: Callable[[dict[str, Any]], list[str]] = lambda params: []
+
+
+REGISTRY: dict[str, Transform] = {}
+
+
+def _register(name: str, doc: str, defaults: dict[str, Any] | None = None,
+              input_fields: Callable[[dict[str, Any]], list[str]] | None = None,
+              ) -> Callable[[tuple[VectorFn, ScalarFn]], tuple[VectorFn, ScalarFn]]:
+    def wrap(fns: tuple[VectorFn, ScalarFn]) -> tuple[VectorFn, ScalarFn]:
+        REGISTRY[name] = Transform(
+            name, doc, defaults or {}, fns[0], fns[1], input_fields or (lambda params: [])
+        )
+        return fns
+
+    return wrap
+
+
+def _blank_to_null(e: pl.Expr) -> pl.Expr:
+    s = e.cast(pl.String).str.strip_chars(WS)
+    return pl.when(s == "").then(None).otherwise(s)
+
+
+def _blank_scalar(v: Any) -> str | None:
+    if v is None:
+        return None
+    s = str(v).strip(WS)
+    return s or None
+
+
+# ---- text ---------------------------------------------------------------------------------------------
+
+def _trim_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    return Step(_blank_to_null(e))
+
+
+def _trim_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    return _blank_scalar(v), None
+
+
+_register("trim_whitespace", "Strip surrounding spaces and tabs; an all-blank value becomes empty (null).")(
+    (_trim_v, _trim_s)
+)
+
+
+def _upper_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    return Step(e.cast(pl.String).str.to_uppercase())
+
+
+def _upper_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    return (None if v is None else str(v).upper()), None
+
+
+_register("uppercase", "Upper-case the text.")((_upper_v, _upper_s))
+
+
+def _remove_dashes_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    return Step(_blank_to_null(e.cast(pl.String).str.replace_all("-", "", literal=True)))
+
+
+def _remove_dashes_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    return (None if v is None else _blank_scalar(str(v).replace("-", ""))), None
+
+
+_register("remove_dashes", "Remove every '-' (SSNs, phone numbers, codes).")((_remove_dashes_v, _remove_dashes_s))
+
+
+def _concat_fields(p: dict[str, Any]) -> list[str]:
+    return list(p.get("fields", []))
+
+
+def _concat_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    parts = [_blank_to_null(e)] + [_blank_to_null(col(f)) for f in p["fields"]]
+    out = pl.concat_str(parts, separator=p["separator"], ignore_nulls=True)
+    return Step(pl.when(out == "").then(None).otherwise(out))
+
+
+def _concat_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    parts = [_blank_scalar(v)] + [_blank_scalar(row.get(f)) for f in p["fields"]]
+    joined = p["separator"].join(x for x in parts if x is not None)
+    return (joined or None), None
+
+
+_register(
+    "concatenate",
+    "Join the value with other fields. Params: fields (list of field names), separator (default ' '). "
+    "Empty parts are skipped.",
+    {"fields": [], "separator": " "},
+    _concat_fields,
+)((_concat_v, _concat_s))
+
+
+def _truncate_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    return Step(_blank_to_null(e).str.slice(0, int(p["length"])))
+
+
+def _truncate_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    s = _blank_scalar(v)
+    return (None if s is None else s[: int(p["length"])]), None
+
+
+_register("truncate", "Keep the first `length` characters (default 1: a middle initial).", {"length": 1})(
+    (_truncate_v, _truncate_s)
+)
+
+
+# ---- SSN and email ----------------------------------------------------------------------------------
+
+_SSN_DIGITS = r"^[0-9]{9}$"
+_SSN_DASHED = r"^[0-9]{3}-[0-9]{2}-[0-9]{4}$"
+
+
+def _ssn_digits_expr(e: pl.Expr) -> pl.Expr:
+    s = _blank_to_null(e)
+    return pl.when(s.str.contains(_SSN_DASHED)).then(s.str.replace_all("-", "", literal=True)).otherwise(s)
+
+
+def ssn_is_valid_expr(digits: pl.Expr) -> pl.Expr:
+    """SSA rules on a 9-digit string: area not 000/666/900-999, group not 00, serial not 0000."""
+    area = digits.str.slice(0, 3)
+    return (
+        digits.str.contains(_SSN_DIGITS)
+        & (area != "000")
+        & (area != "666")
+        & ~area.str.starts_with("9")
+        & (digits.str.slice(3, 2) != "00")
+        & (digits.str.slice(5, 4) != "0000")
+    )
+
+
+def ssn_is_valid(digits: str) -> bool:
+    return (
+        re.fullmatch(r"[0-9]{9}", digits) is not None
+        and digits[:3] not in ("000", "666")
+        and not digits.startswith("9")
+        and digits[3:5] != "00"
+        and digits[5:] != "0000"
+    )
+
+
+def _ssn_digits_scalar(v: Any) -> str | None:
+    s = _blank_scalar(v)
+    if s is not None and re.fullmatch(r"[0-9]{3}-[0-9]{2}-[0-9]{4}", s):
+        return s.replace("-", "")
+    return s
+
+
+def _validate_ssn_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    digits = _ssn_digits_expr(e)
+    return Step(digits, [(digits.is_not_null() & ~ssn_is_valid_expr(digits), "INVALID_SSN")])
+
+
+def _validate_ssn_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    digits = _ssn_digits_scalar(v)
+    if digits is None:
+        return None, None
+    return (digits, None) if ssn_is_valid(digits) else (None, "INVALID_SSN")
+
+
+_register(
+    "validate_ssn",
+    "Accept 123456789 or 123-45-6789 that passes SSA rules; output the 9 digits. Otherwise INVALID_SSN.",
+)((_validate_ssn_v, _validate_ssn_s))
+
+
+def _format_ssn_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    digits = _ssn_digits_expr(e)
+    ok = digits.str.contains(_SSN_DIGITS)
+    if p["style"] == "dashed":
+        formatted = pl.concat_str(
+            [digits.str.slice(0, 3), pl.lit("-"), digits.str.slice(3, 2), pl.lit("-"), digits.str.slice(5, 4)]
+        )
+    else:
+        formatted = digits
+    return Step(pl.when(ok).then(formatted).otherwise(None), [(digits.is_not_null() & ~ok, "INVALID_SSN")])
+
+
+def _format_ssn_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    digits = _ssn_digits_scalar(v)
+    if digits is None:
+        return None, None
+    if re.fullmatch(r"[0-9]{9}", digits) is None:
+        return None, "INVALID_SSN"
+    if p["style"] == "dashed":
+        return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}", None
+    return digits, None
+
+
+_register(
+    "format_ssn",
+    "Format 9 digits (with or without dashes) as 123-45-6789 (style: dashed, the default) or 123456789 "
+    "(style: digits). Anything else is INVALID_SSN.",
+    {"style": "dashed"},
+)((_format_ssn_v, _format_ssn_s))
+
+_EMAIL = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+
+
+def _validate_email_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    s = _blank_to_null(e)
+    return Step(s, [(s.is_not_null() & ~s.str.contains(_EMAIL), "INVALID_EMAIL")])
+
+
+def _validate_email_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    s = _blank_scalar(v)
+    if s is None:
+        return None, None
+    return (s, None) if re.fullmatch(_EMAIL[1:-1], s) else (None, "INVALID_EMAIL")
+
+
+_register("validate_email", "Accept a plain address such as name@example.com; otherwise INVALID_EMAIL.")(
+    (_validate_email_v, _validate_email_s)
+)
+
+
+# ---- money ------------------------------------------------------------------------------------------
+
+_MONEY = (
+    r"^(?P<open>\()?[ \t]*(?P<neg>-)?[ \t]*\$?[ \t]*"
+    r"(?P<int>[0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,15})(?:\.(?P<frac>[0-9]*))?[ \t]*(?P<close>\))?$"
+)
+_MONEY_RE = re.compile(_MONEY[1:-1])
+
+
+def _money_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    s = _blank_to_null(e)
+    g = s.str.extract_groups(_MONEY)
+    opened, neg = g.struct.field("open").is_not_null(), g.struct.field("neg").is_not_null()
+    whole, frac = g.struct.field("int"), g.struct.field("frac")
+    valid = whole.is_not_null() & (opened == g.struct.field("close").is_not_null()) & ~(opened & neg)
+    if p["unit"] == "cents":
+        valid = valid & frac.is_null()
+        cents = whole.str.replace_all(",", "", literal=True).cast(pl.Int64)
+        too_many = pl.lit(False)
+    else:
+        too_many = frac.str.len_chars().fill_null(0) > 2
+        cents = whole.str.replace_all(",", "", literal=True).cast(pl.Int64) * 100 + frac.fill_null("").str.pad_end(
+            2, "0"
+        ).cast(pl.Int64, strict=False)
+    signed = pl.when(opened | neg).then(-cents).otherwise(cents)
+    ok = valid & ~too_many
+    return Step(
+        pl.when(ok).then(signed).otherwise(None),
+        [(s.is_not_null() & ~valid, "INVALID_MONEY"), (s.is_not_null() & valid & too_many, "TOO_MANY_DECIMALS")],
+    )
+
+
+def parse_money_cents(v: Any, unit: str = "dollars") -> ScalarResult:
+    """Parse one amount to integer cents: `$1,234.56`, `(12.50)` and `-3` are accepted."""
+    s = _blank_scalar(v)
+    if s is None:
+        return None, None
+    m = _MONEY_RE.fullmatch(s)
+    if m is None or bool(m["open"]) != bool(m["close"]) or (m["open"] and m["neg"]):
+        return None, "INVALID_MONEY"
+    whole = int(m["int"].replace(",", ""))
+    frac = m["frac"]
+    if unit == "cents":
+        if frac is not None:
+            return None, "INVALID_MONEY"
+        cents = whole
+    else:
+        if frac is not None and len(frac) > 2:
+            return None, "TOO_MANY_DECIMALS"
+        cents = whole * 100 + int((frac or "").ljust(2, "0"))
+    return (-cents if (m["open"] or m["neg"]) else cents), None
+
+
+def _money_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    return parse_money_cents(v, p["unit"])
+
+
+_register(
+    "convert_to_cents",
+    "Parse an amount to integer cents. unit: dollars (default; '$1,234.56', '(12.50)' negative, at most 2 "
+    "decimals, else TOO_MANY_DECIMALS) or cents (a whole number already in cents). Else INVALID_MONEY.",
+    {"unit": "dollars"},
+)((_money_v, _money_s))
+
+
+def dollars_text_expr(cents: pl.Expr) -> pl.Expr:
+    """Integer cents as exact dollars text: 123456 -> '1234.56', -5 -> '-0.05'."""
+    a = cents.cast(pl.Int64)
+    mag = a.abs()
+    text = pl.concat_str([(mag // 100).cast(pl.String), pl.lit("."), (mag % 100).cast(pl.String).str.zfill(2)])
+    return pl.when(a < 0).then(pl.lit("-") + text).otherwise(text)
+
+
+def dollars_text(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    mag = abs(cents)
+    return f"{sign}{mag // 100}.{mag % 100:02d}"
+
+
+def _to_dollars_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    return Step(dollars_text_expr(e))
+
+
+def _to_dollars_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    return (None if v is None else dollars_text(int(v))), None
+
+
+_register("convert_to_dollars", "Integer cents to exact dollars text with 2 decimals: 123456 -> 1234.56.")(
+    (_to_dollars_v, _to_dollars_s)
+)
+
+# ---- numbers ----------------------------------------------------------------------------------------
+
+_NUMBER = r"^[ \t]*(?P<neg>-)?(?P<int>[0-9]{1,15})(?:\.(?P<frac>[0-9]{1,10}))?[ \t]*%?[ \t]*$"
+_NUMBER_RE = re.compile(_NUMBER[1:-1])
+
+
+def _number_expr(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(value as Float64, is-present, is-valid) for a numeric text or an already numeric column."""
+    s = _blank_to_null(e)
+    g = s.str.extract_groups(_NUMBER)
+    whole, frac, neg = g.struct.field("int"), g.struct.field("frac"), g.struct.field("neg")
+    text = pl.concat_str([whole, pl.lit("."), frac.fill_null("0")])
+    value = text.cast(pl.Float64)
+    value = pl.when(neg.is_not_null()).then(-value).otherwise(value)
+    return value, s.is_not_null(), whole.is_not_null()
+
+
+def parse_number(v: Any) -> tuple[float | None, bool]:
+    """(value, ok) for one numeric text; None input is (None, True)."""
+    s = _blank_scalar(v)
+    if s is None:
+        return None, True
+    m = _NUMBER_RE.fullmatch(s)
+    if m is None:
+        return None, False
+    value = float(f"{m['int']}.{m['frac'] or '0'}")
+    return (-value if m["neg"] else value), True
+
+
+def _round_half_up_v(x: pl.Expr, decimals: int) -> pl.Expr:
+    factor = float(10**decimals)
+    return ((x.abs() * factor + 0.5).floor() * x.sign()) / factor
+
+
+def _round_half_up_s(x: float, decimals: int) -> float:
+    factor = float(10**decimals)
+    sign = (x > 0) - (x < 0)
+    return (math.floor(abs(x) * factor + 0.5) * sign) / factor
+
+
+def _to_decimal_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    value, present, valid = _number_expr(e)
+    return Step(
+        pl.when(valid).then(value / float(p["divide_by"])).otherwise(None),
+        [(present & ~valid, "INVALID_NUMBER")],
+    )
+
+
+def _to_decimal_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    value, ok = parse_number(v)
+    if not ok:
+        return None, "INVALID_NUMBER"
+    return (None if value is None else value / float(p["divide_by"])), None
+
+
+_register(
+    "convert_to_decimal",
+    "Parse a number and divide it: divide_by 100 (default) turns a percentage such as 5.5 (or '5.5%') into "
+    "the decimal 0.055; divide_by 1 keeps the number. Else INVALID_NUMBER.",
+    {"divide_by": 100},
+)((_to_decimal_v, _to_decimal_s))
+
+
+def _from_decimal_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    return Step(_round_half_up_v(e.cast(pl.Float64) * float(p["multiply_by"]), int(p["decimals"])))
+
+
+def _from_decimal_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    if v is None:
+        return None, None
+    return _round_half_up_s(float(v) * float(p["multiply_by"]), int(p["decimals"])), None
+
+
+_register(
+    "convert_from_decimal",
+    "Multiply a decimal and round half up: multiply_by 100 (default) and decimals 2 (default) turn 0.055 "
+    "into 5.5.",
+    {"multiply_by": 100, "decimals": 2},
+)((_from_decimal_v, _from_decimal_s))
+
+
+def _round_cents_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    value, present, valid = _number_expr(e)
+    cents = _round_half_up_v(value * 100.0, 0).cast(pl.Int64)
+    return Step(pl.when(valid).then(cents).otherwise(None), [(present & ~valid, "INVALID_NUMBER")])
+
+
+def _round_cents_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    value, ok = parse_number(v)
+    if not ok:
+        return None, "INVALID_NUMBER"
+    return (None if value is None else int(_round_half_up_s(value * 100.0, 0))), None
+
+
+_register(
+    "round_to_cents",
+    "Round a dollar amount with any number of decimals to integer cents, half away from zero "
+    "(12.345 -> 1235). Else INVALID_NUMBER.",
+)((_round_cents_v, _round_cents_s))
+
+_INTEGER = r"^[ \t]*-?[0-9]{1,15}[ \t]*$"
+
+
+def _to_integer_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    s = _blank_to_null(e)
+    ok = s.str.contains(_INTEGER)
+    return Step(pl.when(ok).then(s.cast(pl.Int64, strict=False)).otherwise(None), [(s.is_not_null() & ~ok, "INVALID_INTEGER")])
+
+
+def _to_integer_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    s = _blank_scalar(v)
+    if s is None:
+        return None, None
+    if re.fullmatch(_INTEGER[1:-1], s) is None:
+        return None, "INVALID_INTEGER"
+    return int(s), None
+
+
+_register("to_integer", "Parse a whole number. Else INVALID_INTEGER.")((_to_integer_v, _to_integer_s))
+
+
+def _positive_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    if p["allow_zero"]:
+        bad = e < 0
+        code = "NEGATIVE_AMOUNT"
+    else:
+        bad = e <= 0
+        code = "NOT_POSITIVE"
+    return Step(pl.when(bad).then(None).otherwise(e), [(e.is_not_null() & bad, code)])
+
+
+def _positive_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    if v is None:
+        return None, None
+    if p["allow_zero"]:
+        return (None, "NEGATIVE_AMOUNT") if v < 0 else (v, None)
+    return (None, "NOT_POSITIVE") if v <= 0 else (v, None)
+
+
+_register(
+    "validate_positive",
+    "Refuse negative numbers (NEGATIVE_AMOUNT); with allow_zero: false also zero (NOT_POSITIVE).",
+    {"allow_zero": True},
+)((_positive_v, _positive_s))
+
+
+# ---- dates ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DateFormat:
+    pattern: str
+    order: tuple[str, str, str]
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern[1:-1])
+
+
+DATE_FORMATS: dict[str, DateFormat] = {
+    "%m/%d/%Y": DateFormat(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$", ("m", "d", "Y")),
+    "%d/%m/%Y": DateFormat(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$", ("d", "m", "Y")),
+    "%Y-%m-%d": DateFormat(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$", ("Y", "m", "d")),
+    "%m-%d-%Y": DateFormat(r"^([0-9]{1,2})-([0-9]{1,2})-([0-9]{4})$", ("m", "d", "Y")),
+    "%Y%m%d": DateFormat(r"^([0-9]{4})([0-9]{2})([0-9]{2})$", ("Y", "m", "d")),
+    "%m%d%Y": DateFormat(r"^([0-9]{2})([0-9]{2})([0-9]{4})$", ("m", "d", "Y")),
+}
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def parse_date_expr(e: pl.Expr, fmt: str) -> pl.Expr:
+    spec = DATE_FORMATS[fmt]
+    s = _blank_to_null(e)
+    g = s.str.extract_groups(spec.pattern)
+    parts = {key: g.struct.field(str(i + 1)) for i, key in enumerate(spec.order)}
+    year = parts["Y"].cast(pl.Int32, strict=False)
+    iso = pl.concat_str([parts["Y"], pl.lit("-"), parts["m"].str.zfill(2), pl.lit("-"), parts["d"].str.zfill(2)])
+    parsed = iso.str.to_date("%Y-%m-%d", strict=False)
+    return pl.when(year.is_between(MIN_YEAR, MAX_YEAR)).then(parsed).otherwise(None)
+
+
+def parse_date_scalar(v: Any, fmt: str) -> dt.date | None:
+    s = _blank_scalar(v)
+    if s is None:
+        return None
+    m = DATE_FORMATS[fmt].regex.fullmatch(s)
+    if m is None:
+        return None
+    parts = dict(zip(DATE_FORMATS[fmt].order, m.groups(), strict=True))
+    year = int(parts["Y"])
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    try:
+        return dt.date(year, int(parts["m"]), int(parts["d"]))
+    except ValueError:
+        return None
+
+
+def choose_date_format(parsed_counts: dict[str, int], present: int) -> tuple[str | None, bool]:
+    """Pick the format that parses the most values: (format, ambiguous). Shared by both engines.
+
+    Ambiguous when two formats tie for the most values parsed, which happens when every day is 12 or
+    less and the column fits both month/day and day/month orders.
+    """
+    if present == 0:
+        return None, False
+    best = max(parsed_counts.values())
+    if best == 0:
+        return None, False
+    winners = [f for f, n in parsed_counts.items() if n == best]
+    if len(winners) > 1:
+        return None, True
+    return winners[0], False
+
+
+def _date_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+    fmt = p["format"]
+    if fmt not in DATE_FORMATS:
+        raise ValueError(f"unknown date format {fmt!r}; known: {', '.join(DATE_FORMATS)}")
+    s = _blank_to_null(e)
+    parsed = parse_date_expr(s, fmt)
+    return Step(parsed, [(s.is_not_null() & parsed.is_null(), "INVALID_DATE")])
+
+
+def _date_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+    s = _blank_scalar(v)
+    if s is None:
+        return None, None
+    parsed = parse_date_scalar(s, p["format"])
+    return (parsed, None) if parsed is not None else (None, "INVALID_DATE")
+
+
+_register(
+    "parse_date",
+    "Parse text to a date. format: one of " + ", ".join(DATE_FORMATS) + ", or 'auto' (the default) to "
+    "detect the format once per column; a column that fits two formats is reported as "
+    "AMBIGUOUS_DATE_FORMAT instead of being guessed row by row. Else INVALID_DATE.",
+    {"format": "auto"},
+)((_date_v, _date_s))
+
+
+def _fmt_date_v(pattern: str) -> VectorFn:
+    def fn(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
+        return Step(e.cast(pl.Date).dt.strftime(pattern))
+
+    return fn
+
+
+def _fmt_date_s(pattern: str) -> ScalarFn:
+    def fn(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
+        return (None if v is None else v.strftime(pattern)), None
+
+    return fn
+
+
+_register("format_date_iso", "Format a date as YYYY-MM-DD.")((_fmt_date_v("%Y-%m-%d"), _fmt_date_s("%Y-%m-%d")))
+_register("format_date_us", "Format a date as MM/DD/YYYY.")((_fmt_date_v("%m/%d/%Y"), _fmt_date_s("%m/%d/%Y")))
+
+
+def resolve_params(name: str, given: dict[str, Any] | None) -> dict[str, Any]:
+    transform = REGISTRY[name]
+    given = given or {}
+    unknown = sorted(set(given) - set(transform.defaults))
+    if unknown:
+        raise ValueError(
+            f"transform '{name}' has no parameter(s) {', '.join(unknown)}; it takes: "
+            + (", ".join(transform.defaults) or "no parameters")
+        )
+    return {**transform.defaults, **given}

@@ -1,0 +1,199 @@
+"""Writing recordkeeper files from mapped frames, driven by the layout in the system's catalog.
+
+Values are rendered from integers where money is concerned (cents), so an amount is never rounded by a
+float on its way out. A value too long for a fixed-width field is not truncated: the row is held back
+with VALUE_TOO_LONG, like any other row error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from synclinqs_pipelines.mapping.engine import ERROR_SCHEMA, ROW, empty_errors, error_message_expr
+from synclinqs_pipelines.mapping.spec import FieldSpec, FileLayout, RecordItem, SystemSpec
+from synclinqs_pipelines.mapping.transforms import dollars_text, dollars_text_expr
+
+
+@dataclass
+class RenderedFile:
+    data: bytes
+    file_name: str
+    record_count: int
+    control_total_cents: int
+    totals_by_field: dict[str, int] = field(default_factory=dict)
+    errors: pl.DataFrame = field(default_factory=empty_errors)
+
+
+def _scaled_text(value: pl.Expr, multiply: float, decimals: int) -> pl.Expr:
+    """A float as fixed-decimal text, rounded half away from zero: 0.055 * 100 -> '5.50'."""
+    v = value.cast(pl.Float64) * multiply
+    scaled = ((v.abs() * float(10**decimals) + 0.5).floor() * v.sign()).cast(pl.Int64)
+    mag = scaled.abs()
+    if decimals == 0:
+        text = mag.cast(pl.String)
+    else:
+        text = pl.concat_str([
+            (mag // 10**decimals).cast(pl.String), pl.lit("."), (mag % 10**decimals).cast(pl.String).str.zfill(decimals)
+        ])
+    return pl.when(scaled < 0).then(pl.lit("-") + text).otherwise(text)
+
+
+def _implied(text: pl.Expr) -> pl.Expr:
+    """Fixed-width numbers carry their decimals implied: '80.00' is written 8000."""
+    return text.str.replace(".", "", literal=True)
+
+
+def _text_expr(f: FieldSpec, fixed: bool) -> pl.Expr:
+    if f.constant is not None:
+        return pl.lit(f.constant)
+    c = pl.col(f.name)
+    if f.type == "money":
+        if fixed:
+            mag = c.abs().cast(pl.String).str.zfill(f.width or 1)
+            return pl.when(c < 0).then(pl.lit("-") + c.abs().cast(pl.String).str.zfill((f.width or 2) - 1)).otherwise(mag)
+        return dollars_text_expr(c)
+    if f.type == "date":
+        return c.dt.strftime(f.format or "%m/%d/%Y")
+    if f.type in ("percent", "decimal"):
+        text = _scaled_text(c, 100.0 if f.type == "percent" else 1.0, f.decimals)
+        return _implied(text) if fixed else text
+    if f.type == "integer":
+        return c.cast(pl.String)
+    if f.type == "ssn" and f.format != "digits":
+        return pl.concat_str([c.str.slice(0, 3), pl.lit("-"), c.str.slice(3, 2), pl.lit("-"), c.str.slice(5, 4)])
+    return c.cast(pl.String)
+
+
+def _pad_expr(text: pl.Expr, f: FieldSpec) -> pl.Expr:
+    width = f.width or 0
+    numeric = f.type in ("money", "integer", "percent", "decimal")
+    align = f.align or ("right" if numeric else "left")
+    pad = f.pad or ("0" if numeric else " ")
+    t = text.fill_null("")
+    return t.str.pad_start(width, pad) if align == "right" else t.str.pad_end(width, pad)
+
+
+def _format_item_value(value: Any, item: RecordItem) -> str:
+    if value is None:
+        text = ""
+    elif isinstance(value, dt.date):
+        text = value.strftime(item.format or "%m/%d/%Y")
+    elif item.type == "money" or item.aggregate in ("sum", "control_total"):
+        if item.width:
+            text = str(abs(int(value))).zfill(item.width - (1 if value < 0 else 0))
+            text = ("-" + text) if value < 0 else text
+        else:
+            text = dollars_text(int(value))
+    else:
+        text = str(value) if item.format is None else format(value, item.format)
+    if item.width:
+        align = item.align or ("right" if item.aggregate else "left")
+        pad = item.pad or ("0" if item.aggregate else " ")
+        text = text.rjust(item.width, pad) if align == "right" else text.ljust(item.width, pad)
+    return text
+
+
+def _csv_quote(text: str, layout: FileLayout) -> str:
+    needs = layout.quote == "all" or any(ch in text for ch in (layout.delimiter, '"', "\n", "\r"))
+    return '"' + text.replace('"', '""') + '"' if needs else text
+
+
+def _record(items: list[RecordItem], layout: FileLayout, context: dict[str, Any], count: int,
+            totals: dict[str, int], control_total: int) -> str:
+    texts = []
+    for item in items:
+        if item.literal is not None:
+            value: Any = item.literal
+        elif item.aggregate == "count":
+            value = count
+        elif item.aggregate == "sum":
+            value = totals.get(item.field or "", 0)
+        elif item.aggregate == "control_total":
+            value = control_total
+        else:
+            value = context.get(item.value or "")
+            if item.value == "record_count_with_header_trailer":
+                value = count + 2
+        texts.append(_format_item_value(value, item))
+    if layout.format == "fixed_width":
+        return "".join(texts)
+    return layout.delimiter.join(_csv_quote(t, layout) for t in texts)
+
+
+def file_name_for(system: SystemSpec, context: dict[str, Any]) -> str:
+    layout = system.file
+    pattern = layout.file_name if layout else "{tenant}_{pay_date:%Y%m%d}_{system}.csv"
+    return pattern.format(system=system.system, **context)
+
+
+def render(frame: pl.DataFrame, system: SystemSpec, context: dict[str, Any]) -> RenderedFile:
+    """Render mapped rows (destination fields plus ROW) as the system's file."""
+    layout = system.file
+    if layout is None:
+        raise ValueError(f"{system.system} has no file layout")
+    fixed = layout.format == "fixed_width"
+    fields = system.fields
+    missing = [pl.lit(None).alias(f.name) for f in fields if f.name not in frame.columns]
+    if missing:
+        frame = frame.with_columns(missing)
+    texts = frame.select(ROW, *[_text_expr(f, fixed).alias(f.name) for f in fields])
+
+    errors = empty_errors()
+    if fixed:
+        too_long = [(f, pl.col(f.name).str.len_chars() > (f.width or 0)) for f in fields]
+        err_parts = [
+            texts.filter(mask.fill_null(False)).select(
+                pl.col(ROW).alias("row"), pl.lit(f.header).alias("field"), pl.lit("VALUE_TOO_LONG").alias("code"),
+                error_message_expr(pl.lit("VALUE_TOO_LONG"), f.header).alias("message"),
+            )
+            for f, mask in too_long
+        ]
+        errors = pl.concat(err_parts).cast(ERROR_SCHEMA) if err_parts else errors  # type: ignore[arg-type]
+        if errors.height:
+            bad = errors["row"].unique()
+            texts = texts.filter(~pl.col(ROW).is_in(bad.implode()))
+            frame = frame.filter(~pl.col(ROW).is_in(bad.implode()))
+
+    money = [f.name for f in fields if f.type == "money" and f.constant is None]
+    sums = frame.select([pl.col(m).cast(pl.Int64).fill_null(0).sum() for m in money]).row(0) if money else ()
+    totals = {m: int(v or 0) for m, v in zip(money, sums, strict=True)}
+    control_total = sum(totals[f.name] for f in fields if f.sources and f.name in totals)
+    count = texts.height
+    out = io.StringIO()
+    nl = layout.line_terminator
+    for line in layout.preamble:
+        out.write(_record(line, layout, context, count, totals, control_total) + nl)
+    if layout.header_record:
+        out.write(_record(layout.header_record, layout, context, count, totals, control_total) + nl)
+    if fixed:
+        body = texts.select(pl.concat_str([_pad_expr(pl.col(f.name), f) for f in fields]).alias("line"))["line"]
+        if count:
+            out.write(nl.join(body.to_list()) + nl)
+    else:
+        if layout.header:
+            out.write(layout.delimiter.join(_csv_quote(f.header, layout) for f in fields) + nl)
+        if count:
+            body_frame = texts.select([pl.col(f.name).alias(f"c{i}") for i, f in enumerate(fields)])
+            out.write(
+                body_frame.write_csv(
+                    include_header=False,
+                    separator=layout.delimiter,
+                    line_terminator=nl,
+                    quote_style="always" if layout.quote == "all" else "necessary",
+                )
+            )
+    if layout.trailer_record:
+        out.write(_record(layout.trailer_record, layout, context, count, totals, control_total) + nl)
+    return RenderedFile(
+        data=out.getvalue().encode("utf-8"),
+        file_name=file_name_for(system, context),
+        record_count=count,
+        control_total_cents=control_total,
+        totals_by_field=totals,
+        errors=errors,
+    )
