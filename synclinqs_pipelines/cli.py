@@ -211,9 +211,7 @@ def mapping_validate(specs: tuple[Path, ...]) -> None:
             elif kind == "systems":
                 load_model(path, SystemSpec)
             elif kind == "templates":
-                tpl = load_model(path, TemplateSpec)
-                if tpl.inbound or tpl.outbound or "canonical" not in (tpl.source, tpl.destination):
-                    catalog.resolve(tpl.template)
+                catalog.check_template(load_model(path, TemplateSpec), path)
             else:
                 raise SpecError(path, ["not under systems/, templates/ or tenants/"])
         except SpecError as exc:

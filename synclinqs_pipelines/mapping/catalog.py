@@ -216,6 +216,20 @@ class SpecCatalog:
             files=tuple(files),
         )
 
+    def check_template(self, tpl: TemplateSpec, path: Path) -> None:
+        """Plan a template file against the catalogs: every field, transform and formula is checked."""
+        if tpl.inbound or tpl.outbound:
+            self.resolve(tpl.template)
+            return
+        try:
+            src, dst = self.system(tpl.source), self.system(tpl.destination)
+        except KeyError as exc:
+            raise SpecError(path, [f"unknown system '{exc.args[0]}'"]) from None
+        try:
+            build_plan(tpl.template, dict(tpl.rules), src, dst, None, rules_path=f"{tpl.template}.rules")
+        except PlanError as exc:
+            raise SpecError(path, [str(exc)]) from None
+
     def _system_of(self, template: str, name: str) -> SystemSpec:
         try:
             return self.system(name)

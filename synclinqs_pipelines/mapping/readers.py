@@ -118,11 +118,13 @@ def _read_fixed(text: str, layout: FileLayout, fields: list[FieldSpec], name: st
         start = int(layout.record_type.get("start", "1")) - 1
         code = layout.record_type["detail"]
         frame = frame.filter(pl.col("line").str.slice(start, len(code)) == code)
-    widths = [(f.start or 1) - 1 + (f.width or 0) for f in fields]
-    shortest = frame.select(pl.col("line").str.len_chars().min()).item() if frame.height else 0
-    if frame.height and shortest is not None and shortest < min(widths, default=0):
-        raise MappingFileError(name, f"has lines of {shortest} characters; the fixed-width layout needs at least "
-                               f"{min(widths)}")
+    # A file none of whose records reaches the last required field does not have this layout; a few
+    # short records are row errors (their required fields come out empty).
+    needed = max(((f.start or 1) - 1 + (f.width or 0) for f in fields if f.required), default=0)
+    longest = frame.select(pl.col("line").str.len_chars().max()).item() if frame.height else 0
+    if frame.height and (longest or 0) < needed:
+        raise MappingFileError(name, f"has records of at most {longest} characters; the fixed-width layout "
+                               f"needs {needed} (is this the right system?)")
     frame = frame.select(
         ROW,
         *[pl.col("line").str.slice((f.start or 1) - 1, f.width).str.strip_chars(" ").alias(f.name) for f in fields],

@@ -94,7 +94,7 @@ def _upper_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
     return (None if v is None else str(v).upper()), None
 
 
-_register("uppercase", "Upper-case the text.")((_upper_v, _upper_s))
+_register("uppercase", "Upper-case the text: roth -> ROTH.")((_upper_v, _upper_s))
 
 
 def _remove_dashes_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
