@@ -2,7 +2,10 @@
 
 `vector` builds a polars expression over a whole column (what the engine runs); `scalar` transforms one
 value (what the reference interpreter runs, and what the table tests read most easily). A step that
-rejects its input returns an error code for that row; the value becomes null and later steps skip it.
+rejects its input gives null. The engine suspects a row where a non-null input gave a null output, and
+asks the scalar form for the error code of the suspects only (a blank input is a suspect that turns out
+fine): the vectorized path stays a handful of cheap column operations, and the codes cannot differ from
+the reference interpreter's.
 
 Null and empty input give null output and no error: whether a field may be empty is the catalog's
 `required`, checked after mapping. Only ASCII spaces and tabs count as surrounding whitespace, and only
@@ -15,7 +18,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -26,7 +29,6 @@ WS = " \t"
 @dataclass(frozen=True)
 class Step:
     value: pl.Expr
-    errors: list[tuple[pl.Expr, str]] = field(default_factory=list)
 
 
 ScalarResult = tuple[Any, str | None]
@@ -42,26 +44,40 @@ class Transform:
     vector: VectorFn
     scalar: ScalarFn
     input_fields: Callable[[dict[str, Any]], list[str]] = lambda params: []
+    can_fail: bool = False
+    typed_input: bool = False
 
 
 REGISTRY: dict[str, Transform] = {}
 
 
 def _register(name: str, doc: str, defaults: dict[str, Any] | None = None,
-              input_fields: Callable[[dict[str, Any]], list[str]] | None = None,
+              input_fields: Callable[[dict[str, Any]], list[str]] | None = None, *,
+              can_fail: bool = False, typed_input: bool = False,
               ) -> Callable[[tuple[VectorFn, ScalarFn]], tuple[VectorFn, ScalarFn]]:
     def wrap(fns: tuple[VectorFn, ScalarFn]) -> tuple[VectorFn, ScalarFn]:
         REGISTRY[name] = Transform(
-            name, doc, defaults or {}, fns[0], fns[1], input_fields or (lambda params: [])
+            name, doc, defaults or {}, fns[0], fns[1], input_fields or (lambda params: []), can_fail, typed_input
         )
         return fns
 
     return wrap
 
 
+def _strip(e: pl.Expr) -> pl.Expr:
+    """Text without surrounding spaces and tabs; "" for blank. No when/then here: polars does not share
+    (CSE) subexpressions that contain one, and every parser below reads this several times."""
+    return e.cast(pl.String).str.strip_chars(WS)
+
+
+def _present(s: pl.Expr) -> pl.Expr:
+    """True for text with anything but spaces and tabs, null for null."""
+    return s.str.contains(r"[^ \t]")
+
+
 def _blank_to_null(e: pl.Expr) -> pl.Expr:
-    s = e.cast(pl.String).str.strip_chars(WS)
-    return pl.when(s == "").then(None).otherwise(s)
+    s = _strip(e)
+    return pl.when(_present(s)).then(s)
 
 
 def _blank_scalar(v: Any) -> str | None:
@@ -154,8 +170,8 @@ _SSN_DASHED = r"^[0-9]{3}-[0-9]{2}-[0-9]{4}$"
 
 
 def _ssn_digits_expr(e: pl.Expr) -> pl.Expr:
-    s = _blank_to_null(e)
-    return pl.when(s.str.contains(_SSN_DASHED)).then(s.str.replace_all("-", "", literal=True)).otherwise(s)
+    """123-45-6789 becomes 123456789; anything else stays as it is (and fails validation if not 9 digits)."""
+    return _strip(e).str.replace(r"^([0-9]{3})-([0-9]{2})-([0-9]{4})$", "${1}${2}${3}")
 
 
 def ssn_is_valid_expr(digits: pl.Expr) -> pl.Expr:
@@ -188,9 +204,16 @@ def _ssn_digits_scalar(v: Any) -> str | None:
     return s
 
 
+# The SSA rules as one match (area not 000/666/9xx, group not 00, serial not 0000), dashed or not.
+_AREA = r"(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9][0-9]|[78][0-9]{2})"
+_GROUP = r"(?:0[1-9]|[1-9][0-9])"
+_SERIAL = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_VALID_SSN = rf"^(?:{_AREA}-{_GROUP}-{_SERIAL}|{_AREA}{_GROUP}{_SERIAL})$"
+
+
 def _validate_ssn_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
-    digits = _ssn_digits_expr(e)
-    return Step(digits, [(digits.is_not_null() & ~ssn_is_valid_expr(digits), "INVALID_SSN")])
+    s = _strip(e)
+    return Step(pl.when(s.str.contains(_VALID_SSN)).then(s.str.replace_all("-", "", literal=True)))
 
 
 def _validate_ssn_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -203,6 +226,7 @@ def _validate_ssn_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> Scalar
 _register(
     "validate_ssn",
     "Accept 123456789 or 123-45-6789 that passes SSA rules; output the 9 digits. Otherwise INVALID_SSN.",
+    can_fail=True,
 )((_validate_ssn_v, _validate_ssn_s))
 
 
@@ -215,7 +239,7 @@ def _format_ssn_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) 
         )
     else:
         formatted = digits
-    return Step(pl.when(ok).then(formatted).otherwise(None), [(digits.is_not_null() & ~ok, "INVALID_SSN")])
+    return Step(pl.when(ok).then(formatted))
 
 
 def _format_ssn_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -234,14 +258,15 @@ _register(
     "Format 9 digits (with or without dashes) as 123-45-6789 (style: dashed, the default) or 123456789 "
     "(style: digits). Anything else is INVALID_SSN.",
     {"style": "dashed"},
+    can_fail=True,
 )((_format_ssn_v, _format_ssn_s))
 
 _EMAIL = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 
 
 def _validate_email_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
-    s = _blank_to_null(e)
-    return Step(s, [(s.is_not_null() & ~s.str.contains(_EMAIL), "INVALID_EMAIL")])
+    s = _strip(e)
+    return Step(pl.when(s.str.contains(_EMAIL)).then(s))
 
 
 def _validate_email_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -251,7 +276,8 @@ def _validate_email_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> Scal
     return (s, None) if re.fullmatch(_EMAIL[1:-1], s) else (None, "INVALID_EMAIL")
 
 
-_register("validate_email", "Accept a plain address such as name@example.com; otherwise INVALID_EMAIL.")(
+_register("validate_email", "Accept a plain address such as name@example.com; otherwise INVALID_EMAIL.",
+          can_fail=True)(
     (_validate_email_v, _validate_email_s)
 )
 
@@ -263,29 +289,25 @@ _MONEY = (
     r"(?P<int>[0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,15})(?:\.(?P<frac>[0-9]*))?[ \t]*(?P<close>\))?$"
 )
 _MONEY_RE = re.compile(_MONEY[1:-1])
+_WHOLE = r"(?:[0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,15})"
+# What the vectorized path accepts, as one match: sign or balanced parentheses, optional $, at most
+# 2 decimals (dollars) or none (cents). The reasons for a refusal come from parse_money_cents.
+_MONEY_OK = {
+    "dollars": rf"^[ \t]*(?:\([ \t]*\$?[ \t]*{_WHOLE}(?:\.[0-9]{{0,2}})?[ \t]*\)|-?[ \t]*\$?[ \t]*{_WHOLE}(?:\.[0-9]{{0,2}})?)[ \t]*$",
+    "cents": rf"^[ \t]*(?:\([ \t]*\$?[ \t]*{_WHOLE}[ \t]*\)|-?[ \t]*\$?[ \t]*{_WHOLE})[ \t]*$",
+}
 
 
 def _money_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
-    s = _blank_to_null(e)
-    g = s.str.extract_groups(_MONEY)
-    opened, neg = g.struct.field("open").is_not_null(), g.struct.field("neg").is_not_null()
-    whole, frac = g.struct.field("int"), g.struct.field("frac")
-    valid = whole.is_not_null() & (opened == g.struct.field("close").is_not_null()) & ~(opened & neg)
+    s = e.cast(pl.String)
+    ok = s.str.contains(_MONEY_OK[p["unit"]])
+    cleaned = s.str.replace_all(r"[^0-9.\-]", "")
     if p["unit"] == "cents":
-        valid = valid & frac.is_null()
-        cents = whole.str.replace_all(",", "", literal=True).cast(pl.Int64)
-        too_many = pl.lit(False)
+        cents = cleaned.cast(pl.Int64, strict=False)
     else:
-        too_many = frac.str.len_chars().fill_null(0) > 2
-        cents = whole.str.replace_all(",", "", literal=True).cast(pl.Int64) * 100 + frac.fill_null("").str.pad_end(
-            2, "0"
-        ).cast(pl.Int64, strict=False)
-    signed = pl.when(opened | neg).then(-cents).otherwise(cents)
-    ok = valid & ~too_many
-    return Step(
-        pl.when(ok).then(signed).otherwise(None),
-        [(s.is_not_null() & ~valid, "INVALID_MONEY"), (s.is_not_null() & valid & too_many, "TOO_MANY_DECIMALS")],
-    )
+        # Decimal, not float: '0.29' is 29 cents exactly. The match above allows 2 decimals at most.
+        cents = (cleaned.cast(pl.Decimal(18, 2), strict=False) * 100).cast(pl.Int64)
+    return Step(pl.when(ok).then(pl.when(s.str.contains(r"^[ \t]*\(")).then(-cents).otherwise(cents)))
 
 
 def parse_money_cents(v: Any, unit: str = "dollars") -> ScalarResult:
@@ -318,6 +340,7 @@ _register(
     "Parse an amount to integer cents. unit: dollars (default; '$1,234.56', '(12.50)' negative, at most 2 "
     "decimals, else TOO_MANY_DECIMALS) or cents (a whole number already in cents). Else INVALID_MONEY.",
     {"unit": "dollars"},
+    can_fail=True,
 )((_money_v, _money_s))
 
 
@@ -343,7 +366,8 @@ def _to_dollars_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarRe
     return (None if v is None else dollars_text(int(v))), None
 
 
-_register("convert_to_dollars", "Integer cents to exact dollars text with 2 decimals: 123456 -> 1234.56.")(
+_register("convert_to_dollars", "Integer cents to exact dollars text with 2 decimals: 123456 -> 1234.56.",
+          typed_input=True)(
     (_to_dollars_v, _to_dollars_s)
 )
 
@@ -354,14 +378,11 @@ _NUMBER_RE = re.compile(_NUMBER[1:-1])
 
 
 def _number_expr(e: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(value as Float64, is-present, is-valid) for a numeric text or an already numeric column."""
-    s = _blank_to_null(e)
-    g = s.str.extract_groups(_NUMBER)
-    whole, frac, neg = g.struct.field("int"), g.struct.field("frac"), g.struct.field("neg")
-    text = pl.concat_str([whole, pl.lit("."), frac.fill_null("0")])
-    value = text.cast(pl.Float64)
-    value = pl.when(neg.is_not_null()).then(-value).otherwise(value)
-    return value, s.is_not_null(), whole.is_not_null()
+    """(value as Float64, is-present, is-valid) for a numeric text."""
+    s = _strip(e)
+    valid = s.str.contains(_NUMBER)
+    value = s.str.strip_chars("% \t").cast(pl.Float64, strict=False)
+    return value, _present(s), valid
 
 
 def parse_number(v: Any) -> tuple[float | None, bool]:
@@ -388,11 +409,8 @@ def _round_half_up_s(x: float, decimals: int) -> float:
 
 
 def _to_decimal_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
-    value, present, valid = _number_expr(e)
-    return Step(
-        pl.when(valid).then(value / float(p["divide_by"])).otherwise(None),
-        [(present & ~valid, "INVALID_NUMBER")],
-    )
+    value, _, valid = _number_expr(e)
+    return Step(pl.when(valid).then(value / float(p["divide_by"])))
 
 
 def _to_decimal_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -407,6 +425,7 @@ _register(
     "Parse a number and divide it: divide_by 100 (default) turns a percentage such as 5.5 (or '5.5%') into "
     "the decimal 0.055; divide_by 1 keeps the number. Else INVALID_NUMBER.",
     {"divide_by": 100},
+    can_fail=True,
 )((_to_decimal_v, _to_decimal_s))
 
 
@@ -425,13 +444,13 @@ _register(
     "Multiply a decimal and round half up: multiply_by 100 (default) and decimals 2 (default) turn 0.055 "
     "into 5.5.",
     {"multiply_by": 100, "decimals": 2},
+    typed_input=True,
 )((_from_decimal_v, _from_decimal_s))
 
 
 def _round_cents_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
-    value, present, valid = _number_expr(e)
-    cents = _round_half_up_v(value * 100.0, 0).cast(pl.Int64)
-    return Step(pl.when(valid).then(cents).otherwise(None), [(present & ~valid, "INVALID_NUMBER")])
+    value, _, valid = _number_expr(e)
+    return Step(pl.when(valid).then(_round_half_up_v(value * 100.0, 0).cast(pl.Int64)))
 
 
 def _round_cents_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -445,15 +464,15 @@ _register(
     "round_to_cents",
     "Round a dollar amount with any number of decimals to integer cents, half away from zero "
     "(12.345 -> 1235). Else INVALID_NUMBER.",
+    can_fail=True,
 )((_round_cents_v, _round_cents_s))
 
 _INTEGER = r"^[ \t]*-?[0-9]{1,15}[ \t]*$"
 
 
 def _to_integer_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
-    s = _blank_to_null(e)
-    ok = s.str.contains(_INTEGER)
-    return Step(pl.when(ok).then(s.cast(pl.Int64, strict=False)).otherwise(None), [(s.is_not_null() & ~ok, "INVALID_INTEGER")])
+    s = _strip(e)
+    return Step(pl.when(s.str.contains(_INTEGER)).then(s.cast(pl.Int64, strict=False)))
 
 
 def _to_integer_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -465,17 +484,12 @@ def _to_integer_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarRe
     return int(s), None
 
 
-_register("to_integer", "Parse a whole number. Else INVALID_INTEGER.")((_to_integer_v, _to_integer_s))
+_register("to_integer", "Parse a whole number. Else INVALID_INTEGER.", can_fail=True)((_to_integer_v, _to_integer_s))
 
 
 def _positive_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
-    if p["allow_zero"]:
-        bad = e < 0
-        code = "NEGATIVE_AMOUNT"
-    else:
-        bad = e <= 0
-        code = "NOT_POSITIVE"
-    return Step(pl.when(bad).then(None).otherwise(e), [(e.is_not_null() & bad, code)])
+    ok = (e >= 0) if p["allow_zero"] else (e > 0)
+    return Step(pl.when(ok).then(e))
 
 
 def _positive_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -490,6 +504,8 @@ _register(
     "validate_positive",
     "Refuse negative numbers (NEGATIVE_AMOUNT); with allow_zero: false also zero (NOT_POSITIVE).",
     {"allow_zero": True},
+    can_fail=True,
+    typed_input=True,
 )((_positive_v, _positive_s))
 
 
@@ -517,14 +533,18 @@ MIN_YEAR, MAX_YEAR = 1900, 2199
 
 
 def parse_date_expr(e: pl.Expr, fmt: str) -> pl.Expr:
+    """Null unless the text has the format's exact shape and is a real date in 1900-2199."""
     spec = DATE_FORMATS[fmt]
-    s = _blank_to_null(e)
-    g = s.str.extract_groups(spec.pattern)
-    parts = {key: g.struct.field(str(i + 1)) for i, key in enumerate(spec.order)}
-    year = parts["Y"].cast(pl.Int32, strict=False)
-    iso = pl.concat_str([parts["Y"], pl.lit("-"), parts["m"].str.zfill(2), pl.lit("-"), parts["d"].str.zfill(2)])
-    parsed = iso.str.to_date("%Y-%m-%d", strict=False)
-    return pl.when(year.is_between(MIN_YEAR, MAX_YEAR)).then(parsed).otherwise(None)
+    s = _strip(e)
+    shaped = s.str.contains(spec.pattern)
+    if fmt == "%Y%m%d":
+        s = pl.concat_str([s.str.slice(0, 4), pl.lit("-"), s.str.slice(4, 2), pl.lit("-"), s.str.slice(6, 2)])
+        fmt = "%Y-%m-%d"
+    elif fmt == "%m%d%Y":
+        s = pl.concat_str([s.str.slice(4, 4), pl.lit("-"), s.str.slice(0, 2), pl.lit("-"), s.str.slice(2, 2)])
+        fmt = "%Y-%m-%d"
+    parsed = s.str.to_date(fmt, strict=False)
+    return pl.when(shaped & parsed.dt.year().is_between(MIN_YEAR, MAX_YEAR)).then(parsed)
 
 
 def parse_date_scalar(v: Any, fmt: str) -> dt.date | None:
@@ -565,9 +585,7 @@ def _date_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Ste
     fmt = p["format"]
     if fmt not in DATE_FORMATS:
         raise ValueError(f"unknown date format {fmt!r}; known: {', '.join(DATE_FORMATS)}")
-    s = _blank_to_null(e)
-    parsed = parse_date_expr(s, fmt)
-    return Step(parsed, [(s.is_not_null() & parsed.is_null(), "INVALID_DATE")])
+    return Step(parse_date_expr(e, fmt))
 
 
 def _date_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarResult:
@@ -584,6 +602,7 @@ _register(
     "detect the format once per column; a column that fits two formats is reported as "
     "AMBIGUOUS_DATE_FORMAT instead of being guessed row by row. Else INVALID_DATE.",
     {"format": "auto"},
+    can_fail=True,
 )((_date_v, _date_s))
 
 
@@ -601,8 +620,12 @@ def _fmt_date_s(pattern: str) -> ScalarFn:
     return fn
 
 
-_register("format_date_iso", "Format a date as YYYY-MM-DD.")((_fmt_date_v("%Y-%m-%d"), _fmt_date_s("%Y-%m-%d")))
-_register("format_date_us", "Format a date as MM/DD/YYYY.")((_fmt_date_v("%m/%d/%Y"), _fmt_date_s("%m/%d/%Y")))
+_register("format_date_iso", "Format a date as YYYY-MM-DD.", typed_input=True)(
+    (_fmt_date_v("%Y-%m-%d"), _fmt_date_s("%Y-%m-%d"))
+)
+_register("format_date_us", "Format a date as MM/DD/YYYY.", typed_input=True)(
+    (_fmt_date_v("%m/%d/%Y"), _fmt_date_s("%m/%d/%Y"))
+)
 
 
 def resolve_params(name: str, given: dict[str, Any] | None) -> dict[str, Any]:

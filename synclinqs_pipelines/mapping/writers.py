@@ -69,6 +69,17 @@ def _text_expr(f: FieldSpec, fixed: bool) -> pl.Expr:
     return c.cast(pl.String)
 
 
+def _csv_expr(f: FieldSpec, date_format: str | None) -> pl.Expr:
+    """A column as write_csv renders it best: money as an exact 2-place decimal, dates natively when the
+    layout uses one date format, everything else as text. Same text as `_text_expr`, about twice as fast."""
+    c = pl.col(f.name)
+    if f.constant is None and f.type == "money":
+        return c.cast(pl.Decimal(20, 2)) * pl.lit("0.01").cast(pl.Decimal(20, 2))
+    if f.constant is None and f.type == "date" and date_format is not None:
+        return c
+    return _text_expr(f, fixed=False)
+
+
 def _pad_expr(text: pl.Expr, f: FieldSpec) -> pl.Expr:
     width = f.width or 0
     numeric = f.type in ("money", "integer", "percent", "decimal")
@@ -141,9 +152,8 @@ def render(frame: pl.DataFrame, system: SystemSpec, context: dict[str, Any]) -> 
     missing = [pl.lit(None).alias(f.name) for f in fields if f.name not in frame.columns]
     if missing:
         frame = frame.with_columns(missing)
-    texts = frame.select(ROW, *[_text_expr(f, fixed).alias(f.name) for f in fields])
-
     errors = empty_errors()
+    texts = frame.select(ROW, *[_text_expr(f, fixed).alias(f.name) for f in fields]) if fixed else frame
     if fixed:
         too_long = [(f, pl.col(f.name).str.len_chars() > (f.width or 0)) for f in fields]
         err_parts = [
@@ -164,33 +174,38 @@ def render(frame: pl.DataFrame, system: SystemSpec, context: dict[str, Any]) -> 
     totals = {m: int(v or 0) for m, v in zip(money, sums, strict=True)}
     control_total = sum(totals[f.name] for f in fields if f.sources and f.name in totals)
     count = texts.height
-    out = io.StringIO()
+    out = io.BytesIO()
     nl = layout.line_terminator
-    for line in layout.preamble:
-        out.write(_record(line, layout, context, count, totals, control_total) + nl)
+    def line(text: str) -> None:
+        out.write((text + nl).encode("utf-8"))
+
+    for items in layout.preamble:
+        line(_record(items, layout, context, count, totals, control_total))
     if layout.header_record:
-        out.write(_record(layout.header_record, layout, context, count, totals, control_total) + nl)
+        line(_record(layout.header_record, layout, context, count, totals, control_total))
     if fixed:
-        body = texts.select(pl.concat_str([_pad_expr(pl.col(f.name), f) for f in fields]).alias("line"))["line"]
+        body = texts.select(pl.concat_str([_pad_expr(pl.col(f.name), f) for f in fields]).alias("line"))
         if count:
-            out.write(nl.join(body.to_list()) + nl)
+            body.write_csv(out, include_header=False, line_terminator=nl, quote_style="never")
     else:
         if layout.header:
-            out.write(layout.delimiter.join(_csv_quote(f.header, layout) for f in fields) + nl)
+            line(layout.delimiter.join(_csv_quote(f.header, layout) for f in fields))
         if count:
-            body_frame = texts.select([pl.col(f.name).alias(f"c{i}") for i, f in enumerate(fields)])
-            out.write(
-                body_frame.write_csv(
-                    include_header=False,
-                    separator=layout.delimiter,
-                    line_terminator=nl,
-                    quote_style="always" if layout.quote == "all" else "necessary",
-                )
+            date_formats = {f.format or "%m/%d/%Y" for f in fields if f.type == "date" and f.constant is None}
+            date_format = next(iter(date_formats)) if len(date_formats) == 1 else None
+            body_frame = frame.select([_csv_expr(f, date_format).alias(f"c{i}") for i, f in enumerate(fields)])
+            body_frame.write_csv(
+                out,
+                include_header=False,
+                separator=layout.delimiter,
+                line_terminator=nl,
+                quote_style="always" if layout.quote == "all" else "necessary",
+                date_format=date_format,
             )
     if layout.trailer_record:
-        out.write(_record(layout.trailer_record, layout, context, count, totals, control_total) + nl)
+        line(_record(layout.trailer_record, layout, context, count, totals, control_total))
     return RenderedFile(
-        data=out.getvalue().encode("utf-8"),
+        data=out.getvalue(),
         file_name=file_name_for(system, context),
         record_count=count,
         control_total_cents=control_total,
