@@ -308,6 +308,38 @@ def demo_generate(inbox: Path | None) -> None:
     click.echo(f"wrote {len(written)} payroll files under {target}")
 
 
+# ---- pipeline ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def pipeline() -> None:
+    """Partitions of the payroll pipeline."""
+
+
+@pipeline.command("run")
+@click.option("--tenant", "slug", required=True)
+@click.option("--pay-date", required=True, type=click.DateTime(["%Y-%m-%d"]))
+def pipeline_run(slug: str, pay_date: dt.datetime) -> None:
+    """Materialize one tenant x pay date partition now, in this process (same as a re-run in the UI)."""
+    import dagster as dg
+
+    from synclinqs_pipelines.definitions import defs
+    from synclinqs_pipelines.defs.partitions import TENANT_TAG, partition_key, tenant_partitions
+
+    home = get_settings().dagster_home
+    prepare_dagster_home(home)
+    os.environ.setdefault("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        if not instance.has_dynamic_partition(tenant_partitions.name, slug):
+            instance.add_dynamic_partitions(tenant_partitions.name, [slug])
+        result = defs().get_job_def("payroll_partition_job").execute_in_process(
+            partition_key=partition_key(slug, pay_date.date().isoformat()), instance=instance,
+            tags={TENANT_TAG: slug}, raise_on_error=False,
+        )
+    click.echo(f"run {result.run_id}: {'succeeded' if result.success else 'failed'}")
+    sys.exit(0 if result.success else 1)
+
+
 # ---- dev --------------------------------------------------------------------------------------------
 
 

@@ -42,6 +42,8 @@ class Settings:
     sftp_root: Path
     sftp_host_key: Path
     sftp_port: int
+    storage: Path
+    export_file_date: str | None
 
     @property
     def embedded(self) -> bool:
@@ -73,6 +75,9 @@ def get_settings() -> Settings:
         sftp_root=_path("SYNCLINQS_SFTP_ROOT", state / "inbox"),
         sftp_host_key=_path("SYNCLINQS_SFTP_HOST_KEY", state / "keys" / "sftp_host_ed25519"),
         sftp_port=int(os.environ.get("SYNCLINQS_SFTP_PORT", "2222")),
+        storage=_path("SYNCLINQS_STORAGE", state / "storage"),
+        # Fixes the file date written in export headers (tests compare exports byte for byte).
+        export_file_date=os.environ.get("SYNCLINQS_EXPORT_FILE_DATE") or None,
     )
 
 

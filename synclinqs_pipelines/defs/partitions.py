@@ -11,6 +11,7 @@ contributions_tenant_pay_date_partitions = dg.MultiPartitionsDefinition(
     {TENANT_DIMENSION: tenant_partitions, PAY_DATE_DIMENSION: pay_date_partitions}
 )
 
+# Runs of one tenant queue behind each other: dagster.yaml limits this tag to one run per value.
 TENANT_TAG = "synclinqs/tenant"
 
 

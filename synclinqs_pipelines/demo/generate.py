@@ -94,14 +94,19 @@ def make_people(seed: int, count: int, plan_has_roth: bool = True) -> list[Perso
             roth_pct=rng.choice([0.0, 0.0, 0.02, 0.03]) if plan_has_roth else 0.0,
         )
         person.city, person.state, person.postal_code = rng.choice(CITIES)
-        if age >= 50 and rng.random() < 0.5:
+        high_earner = person.prior_year_fica_cents > 150_000_00
+        if age >= 50 and rng.random() < 0.5 and (plan_has_roth or not high_earner):
             person.catch_up_cents = rng.choice([100_00, 200_00, 250_00])
+            # A payroll that follows the 2026 rule sends a high earner's catch-up as Roth.
+            person.catch_up_as_roth = high_earner
         if rng.random() < 0.12:
             person.loans.append((f"{rng.randint(100, 999)}", rng.randrange(50_00, 300_00, 1)))
             if rng.random() < 0.3:
                 person.loans.append((f"{rng.randint(100, 999)}", rng.randrange(40_00, 150_00, 1)))
         people.append(person)
     # The cases the rules are about, at fixed positions so tests can find them.
+    for p in people[:2]:
+        p.annual_salary_cents, p.prior_year_fica_cents, p.catch_up_as_roth = 95_000_00, 92_000_00, False
     people[0].birth_date = dt.date(1974, 6, 15)  # 52 in 2026: regular catch-up
     people[0].catch_up_cents = 300_00
     people[1].birth_date = dt.date(1964, 3, 2)  # 62 in 2026: the 60-63 super catch-up
@@ -109,7 +114,7 @@ def make_people(seed: int, count: int, plan_has_roth: bool = True) -> list[Perso
     people[2].birth_date = dt.date(1968, 9, 30)  # high earner: catch-up must be Roth from 2026
     people[2].annual_salary_cents = 260_000_00
     people[2].prior_year_fica_cents = 210_000_00
-    people[2].catch_up_cents = 300_00
+    people[2].catch_up_cents = 300_00 if plan_has_roth else 0
     people[2].catch_up_as_roth = True
     people[3].termination_date = DEFAULT_PAY_DATES[1] - dt.timedelta(days=3)
     people[4].loans = [("501", 125_37), ("502", 80_00)]

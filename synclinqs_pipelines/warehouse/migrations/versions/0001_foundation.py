@@ -247,6 +247,42 @@ END
 $$;
 CREATE TABLE core.contributions_default PARTITION OF core.contributions DEFAULT;
 
+-- One row per employee and pay date (and file): the compensation the limits and marts need.
+CREATE TABLE core.pay_records (
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    organization_id uuid NOT NULL REFERENCES core.organizations(id),
+    employee_id uuid NOT NULL REFERENCES core.employees(id),
+    plan_id uuid REFERENCES core.plans(id),
+    file_upload_id uuid REFERENCES core.file_uploads(id),
+    pay_date date NOT NULL,
+    plan_year smallint NOT NULL,
+    source_row integer NOT NULL,
+    gross_pay_cents bigint,
+    plan_compensation_cents bigint,
+    hours numeric(9, 2),
+    prior_year_fica_cents bigint,
+    pay_frequency text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by text NOT NULL DEFAULT core.current_actor(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    updated_by text NOT NULL DEFAULT core.current_actor(),
+    PRIMARY KEY (id, pay_date)
+) PARTITION BY RANGE (pay_date);
+CREATE INDEX pay_records_partition ON core.pay_records (organization_id, pay_date);
+CREATE INDEX pay_records_employee_year ON core.pay_records (employee_id, plan_year);
+CREATE INDEX pay_records_file ON core.pay_records (file_upload_id);
+CREATE INDEX pay_records_plan ON core.pay_records (plan_id);
+DO $$
+BEGIN
+    FOR y IN 2015..2040 LOOP
+        EXECUTE format(
+            'CREATE TABLE core.pay_records_%s PARTITION OF core.pay_records FOR VALUES FROM (%L) TO (%L)',
+            y, make_date(y, 1, 1), make_date(y + 1, 1, 1));
+    END LOOP;
+END
+$$;
+CREATE TABLE core.pay_records_default PARTITION OF core.pay_records DEFAULT;
+
 CREATE TABLE core.file_exports (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     organization_id uuid NOT NULL REFERENCES core.organizations(id),
@@ -276,6 +312,7 @@ CREATE TABLE core.error_queue (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     organization_id uuid NOT NULL REFERENCES core.organizations(id),
     file_upload_id uuid REFERENCES core.file_uploads(id),
+    stage text NOT NULL CHECK (stage IN ('landing', 'mapping', 'validation', 'export')),
     pay_date date,
     source_row integer,
     field text,
@@ -289,7 +326,7 @@ CREATE TABLE core.error_queue (
     updated_at timestamptz NOT NULL DEFAULT now(),
     updated_by text NOT NULL DEFAULT core.current_actor()
 );
-CREATE INDEX error_queue_partition ON core.error_queue (organization_id, pay_date, source_row);
+CREATE INDEX error_queue_partition ON core.error_queue (organization_id, pay_date, stage, source_row);
 CREATE INDEX error_queue_file ON core.error_queue (file_upload_id);
 
 CREATE TABLE core.retry_logs (

@@ -1,0 +1,379 @@
+"""Loading a partition (tenant x pay date) into the warehouse, and the reads validation needs.
+
+Every function takes a connection from `Warehouse.tenant(...)`: the tenant context is set and the whole
+load is one transaction, so a load that dies half-way leaves the partition exactly as it was. Bulk rows
+go through COPY into session-private temporary tables, then `INSERT ... SELECT` under the tenant's
+policy: COPY is refused on tables with row-level security, and a temporary table (unlike a shared
+staging table) is visible to this session only, so no other tenant's rows ever sit beside them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+import sqlalchemy as sa
+
+from synclinqs_pipelines.mapping.canonical import SOURCE_CODES, to_long
+from synclinqs_pipelines.mapping.engine import ROW
+from synclinqs_pipelines.security.envelope import TenantCipher
+from synclinqs_pipelines.validation.rules import FILE, SSN_INDEX, YTD_SCHEMA
+
+EMPLOYEES = "core.employees"
+COPY_BATCH_ROWS = 200_000
+
+
+def copy_frame(conn: sa.Connection, table: str, frame: pl.DataFrame) -> int:
+    """COPY a frame into a (temporary) table, column names matching, binary columns as bytea."""
+    if frame.height == 0:
+        return 0
+    exprs = [
+        (pl.lit("\\x") + pl.col(c).bin.encode("hex")).alias(c) if dtype == pl.Binary else pl.col(c)
+        for c, dtype in frame.schema.items()
+    ]
+    text_frame = frame.select(exprs)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    columns = ", ".join(frame.columns)
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        for offset in range(0, text_frame.height, COPY_BATCH_ROWS):
+            buf = io.BytesIO()
+            text_frame.slice(offset, COPY_BATCH_ROWS).write_csv(buf, include_header=False, null_value="",
+                                                                 date_format="%Y-%m-%d")
+            copy.write(buf.getvalue())
+    return frame.height
+
+
+def with_ssn_index(frame: pl.DataFrame, cipher: TenantCipher) -> pl.DataFrame:
+    """Add the blind index of each row's SSN (HMAC under the tenant's index key)."""
+    return frame.with_columns(pl.Series(SSN_INDEX, cipher.blind_index_many(frame["ssn"].to_list()), dtype=pl.Binary))
+
+
+# ---- reads for validation ---------------------------------------------------------------------------
+
+
+def ytd_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> pl.DataFrame:
+    """Plan-year totals per employee from every other pay date of the year (this partition is replaced)."""
+    year = pay_date.year
+    params = {"org": tenant_id, "pd": pay_date, "start": dt.date(year, 1, 1), "end": dt.date(year, 12, 31)}
+    money = conn.execute(
+        sa.text(
+            """
+            SELECT e.ssn_blind_index,
+                   coalesce(sum(c.amount_cents) FILTER (WHERE c.source_code IN ('PRETAX', 'ROTH')), 0),
+                   coalesce(sum(c.amount_cents) FILTER (WHERE c.source_code IN ('CATCHUP_PRETAX', 'CATCHUP_ROTH')), 0),
+                   coalesce(sum(c.amount_cents) FILTER (WHERE c.source_code NOT IN
+                            ('CATCHUP_PRETAX', 'CATCHUP_ROTH', 'LOAN')), 0)
+              FROM core.contributions c
+              JOIN core.employees e ON e.id = c.employee_id AND e.organization_id = c.organization_id
+             WHERE c.organization_id = :org AND c.pay_date BETWEEN :start AND :end AND c.pay_date <> :pd
+               AND c.deleted_at IS NULL
+             GROUP BY e.ssn_blind_index
+            """
+        ),
+        params,
+    ).all()
+    comp = conn.execute(
+        sa.text(
+            """
+            SELECT e.ssn_blind_index, coalesce(sum(p.plan_compensation_cents), 0)
+              FROM core.pay_records p
+              JOIN core.employees e ON e.id = p.employee_id AND e.organization_id = p.organization_id
+             WHERE p.organization_id = :org AND p.pay_date BETWEEN :start AND :end AND p.pay_date <> :pd
+             GROUP BY e.ssn_blind_index
+            """
+        ),
+        params,
+    ).all()
+    money_frame = pl.DataFrame(
+        [(bytes(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in money],
+        schema={SSN_INDEX: pl.Binary, "ytd_elective": pl.Int64, "ytd_catch_up": pl.Int64, "ytd_additions": pl.Int64},
+        orient="row",
+    )
+    comp_frame = pl.DataFrame([(bytes(r[0]), int(r[1])) for r in comp],
+                              schema={SSN_INDEX: pl.Binary, "ytd_plan_comp": pl.Int64}, orient="row")
+    out = money_frame.join(comp_frame, on=SSN_INDEX, how="full", coalesce=True).with_columns(
+        [pl.col(c).fill_null(0) for c in ("ytd_elective", "ytd_catch_up", "ytd_additions", "ytd_plan_comp")]
+    )
+    return out.select(list(YTD_SCHEMA))
+
+
+# ---- the load -------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    employees_inserted: int = 0
+    employees_updated: int = 0
+    employees_encrypted: int = 0
+    contributions: int = 0
+    pay_records: int = 0
+    loans: int = 0
+    deferral_elections: int = 0
+    totals_by_source: dict[str, int] = field(default_factory=dict)
+
+
+def _address(row: dict[str, object]) -> str | None:
+    parts = {k: row.get(k) for k in ("address_line1", "address_line2", "city", "state", "postal_code")}
+    return json.dumps(parts, sort_keys=True) if any(parts.values()) else None
+
+
+PII_COLUMNS = {
+    "ssn_encrypted": "ssn", "first_name_encrypted": "first_name", "middle_name_encrypted": "middle_name",
+    "last_name_encrypted": "last_name", "birth_date_encrypted": "birth_date", "address_encrypted": "__address",
+    "email_encrypted": "email",
+}
+
+
+def _employee_frame(accepted: pl.DataFrame, existing: dict[bytes, bytes], cipher: TenantCipher) -> pl.DataFrame:
+    """One row per employee (the last row of the batch wins), PII encrypted only where it changed."""
+    people = accepted.unique(subset=[SSN_INDEX], keep="last", maintain_order=True).with_columns(
+        pl.col("birth_date").cast(pl.String),
+        pl.struct("address_line1", "address_line2", "city", "state", "postal_code")
+        .map_elements(_address, return_dtype=pl.String).alias("__address"),
+    )
+    digests = [
+        cipher.keyed_digest(parts)
+        for parts in people.select(list(PII_COLUMNS.values())).iter_rows()
+    ]
+    people = people.with_columns(pl.Series("pii_digest", digests, dtype=pl.Binary))
+    changed = pl.Series([existing.get(bi) != d for bi, d in zip(people[SSN_INDEX], digests, strict=True)])
+    encrypted = {}
+    to_encrypt = people.filter(changed)
+    for column, source in PII_COLUMNS.items():
+        values = cipher.encrypt_many(EMPLOYEES, column, to_encrypt[source].to_list())
+        full: list[bytes | None] = [None] * people.height
+        for position, value in zip(changed.arg_true().to_list(), values, strict=True):
+            full[position] = value
+        encrypted[column] = pl.Series(column, full, dtype=pl.Binary)
+    return people.select(
+        pl.col(SSN_INDEX).alias("bi"),
+        pl.col("external_id"),
+        *[encrypted[c] for c in PII_COLUMNS],
+        pl.col("pii_digest"),
+        (pl.col("birth_date").str.slice(0, 4).cast(pl.Int16) + 50).alias("catch_up_year"),
+        pl.col("hire_date"), pl.col("rehire_date"), pl.col("termination_date"),
+        pl.col("employment_status").alias("status"), pl.col("division"),
+    )
+
+
+_TEMP_TABLES = """
+CREATE TEMP TABLE tmp_emp (
+    bi bytea, external_id text, ssn_encrypted bytea, first_name_encrypted bytea, middle_name_encrypted bytea,
+    last_name_encrypted bytea, birth_date_encrypted bytea, address_encrypted bytea, email_encrypted bytea,
+    pii_digest bytea, catch_up_year smallint, hire_date date, rehire_date date, termination_date date,
+    status text, division text) ON COMMIT DROP;
+CREATE TEMP TABLE tmp_contrib (
+    bi bytea, file_id uuid, source_row integer, plan_code text, source_code text, amount_cents bigint,
+    loan_number text) ON COMMIT DROP;
+CREATE TEMP TABLE tmp_pay (
+    bi bytea, file_id uuid, source_row integer, plan_code text, gross_pay_cents bigint,
+    plan_compensation_cents bigint, hours numeric, prior_year_fica_cents bigint, pay_frequency text,
+    pretax_pct numeric, roth_pct numeric) ON COMMIT DROP;
+"""
+
+
+def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, accepted: pl.DataFrame,
+                   cipher: TenantCipher) -> LoadReport:
+    """Replace the partition's employees' facts, contributions, pay records, loans and elections.
+
+    `accepted` holds canonical rows plus FILE, ROW and SSN_INDEX. Called twice with the same rows, it
+    leaves the same rows behind: contributions and pay records of the partition are deleted and
+    inserted again, employees and loans are upserted.
+    """
+    report = LoadReport()
+    org = {"org": tenant_id, "pd": pay_date, "year": pay_date.year}
+    conn.exec_driver_sql(_TEMP_TABLES)
+
+    bis = accepted[SSN_INDEX].unique().to_list()
+    existing = {
+        bytes(bi): bytes(digest)
+        for bi, digest in conn.execute(
+            sa.text("SELECT ssn_blind_index, pii_digest FROM core.employees WHERE organization_id = :org"
+                    " AND ssn_blind_index = ANY(:bis)"),
+            {"org": tenant_id, "bis": bis},
+        )
+    }
+    employees = _employee_frame(accepted, existing, cipher)
+    report.employees_encrypted = int(employees["ssn_encrypted"].is_not_null().sum())
+    copy_frame(conn, "tmp_emp", employees)
+    report.employees_inserted = conn.execute(sa.text(
+        """
+        INSERT INTO core.employees (organization_id, ssn_blind_index, external_id, ssn_encrypted,
+            first_name_encrypted, middle_name_encrypted, last_name_encrypted, birth_date_encrypted,
+            address_encrypted, email_encrypted, pii_digest, catch_up_eligible_year, hire_date, rehire_date,
+            termination_date, employment_status, division)
+        SELECT :org, t.bi, t.external_id, t.ssn_encrypted, t.first_name_encrypted, t.middle_name_encrypted,
+               t.last_name_encrypted, t.birth_date_encrypted, t.address_encrypted, t.email_encrypted,
+               t.pii_digest, t.catch_up_year, t.hire_date, t.rehire_date, t.termination_date, t.status, t.division
+          FROM tmp_emp t
+         WHERE NOT EXISTS (SELECT 1 FROM core.employees e
+                            WHERE e.organization_id = :org AND e.ssn_blind_index = t.bi)
+        """), org).rowcount
+    report.employees_updated = conn.execute(sa.text(
+        """
+        UPDATE core.employees e SET
+            external_id = t.external_id,
+            ssn_encrypted = coalesce(t.ssn_encrypted, e.ssn_encrypted),
+            first_name_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.first_name_encrypted
+                                        ELSE t.first_name_encrypted END,
+            middle_name_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.middle_name_encrypted
+                                         ELSE t.middle_name_encrypted END,
+            last_name_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.last_name_encrypted
+                                       ELSE t.last_name_encrypted END,
+            birth_date_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.birth_date_encrypted
+                                        ELSE t.birth_date_encrypted END,
+            address_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.address_encrypted
+                                     ELSE t.address_encrypted END,
+            email_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.email_encrypted ELSE t.email_encrypted END,
+            pii_digest = t.pii_digest, catch_up_eligible_year = t.catch_up_year, hire_date = t.hire_date,
+            rehire_date = t.rehire_date, termination_date = t.termination_date, employment_status = t.status,
+            division = t.division, deleted_at = NULL
+          FROM tmp_emp t
+         WHERE e.organization_id = :org AND e.ssn_blind_index = t.bi
+           AND (e.external_id, e.pii_digest, e.catch_up_eligible_year, e.hire_date, e.rehire_date,
+                e.termination_date, e.employment_status, e.division, e.deleted_at)
+               IS DISTINCT FROM (t.external_id, t.pii_digest, t.catch_up_year, t.hire_date, t.rehire_date,
+                                 t.termination_date, t.status, t.division, NULL::timestamptz)
+        """), org).rowcount
+
+    long = to_long(accepted, keep=(SSN_INDEX, FILE, ROW, "plan_code"))
+    report.totals_by_source = {
+        code: int(v) for code, v in long.group_by("source_code").agg(pl.col("amount_cents").sum()).iter_rows()
+    }
+    copy_frame(conn, "tmp_contrib", long.select(
+        pl.col(SSN_INDEX).alias("bi"), pl.col(FILE).alias("file_id"), pl.col(ROW).alias("source_row"),
+        "plan_code", "source_code", "amount_cents", "loan_number"))
+    copy_frame(conn, "tmp_pay", accepted.select(
+        pl.col(SSN_INDEX).alias("bi"), pl.col(FILE).alias("file_id"), pl.col(ROW).alias("source_row"),
+        "plan_code", "gross_pay_cents", "plan_compensation_cents", "hours", "prior_year_fica_cents",
+        "pay_frequency", "pretax_pct", "roth_pct"))
+
+    conn.execute(sa.text("DELETE FROM core.contributions WHERE organization_id = :org AND pay_date = :pd"), org)
+    conn.execute(sa.text("DELETE FROM core.pay_records WHERE organization_id = :org AND pay_date = :pd"), org)
+    conn.execute(sa.text("DELETE FROM core.deferral_elections WHERE organization_id = :org AND effective_date = :pd"),
+                 org)
+    report.loans = conn.execute(sa.text(
+        """
+        INSERT INTO core.loans (organization_id, employee_id, loan_number, first_payment_date, last_payment_date)
+        SELECT DISTINCT :org, e.id, t.loan_number, CAST(:pd AS date), CAST(:pd AS date)
+          FROM tmp_contrib t JOIN core.employees e ON e.organization_id = :org AND e.ssn_blind_index = t.bi
+         WHERE t.loan_number IS NOT NULL
+        ON CONFLICT (organization_id, employee_id, loan_number) DO UPDATE
+           SET first_payment_date = least(core.loans.first_payment_date, excluded.first_payment_date),
+               last_payment_date = greatest(core.loans.last_payment_date, excluded.last_payment_date)
+         WHERE excluded.first_payment_date < core.loans.first_payment_date
+            OR excluded.last_payment_date > core.loans.last_payment_date
+        """), org).rowcount
+    report.contributions = conn.execute(sa.text(
+        """
+        INSERT INTO core.contributions (organization_id, employee_id, plan_id, file_upload_id, loan_id, pay_date,
+                                        plan_year, source_code, amount_cents, source_row)
+        SELECT :org, e.id, p.id, t.file_id, l.id, :pd, :year, t.source_code, t.amount_cents, t.source_row
+          FROM tmp_contrib t
+          JOIN core.employees e ON e.organization_id = :org AND e.ssn_blind_index = t.bi
+          LEFT JOIN core.plans p ON p.organization_id = :org AND p.plan_code = t.plan_code
+          LEFT JOIN core.loans l ON l.organization_id = :org AND l.employee_id = e.id AND l.loan_number = t.loan_number
+        """), org).rowcount
+    report.pay_records = conn.execute(sa.text(
+        """
+        INSERT INTO core.pay_records (organization_id, employee_id, plan_id, file_upload_id, pay_date, plan_year,
+                                      source_row, gross_pay_cents, plan_compensation_cents, hours,
+                                      prior_year_fica_cents, pay_frequency)
+        SELECT :org, e.id, p.id, t.file_id, :pd, :year, t.source_row, t.gross_pay_cents,
+               t.plan_compensation_cents, t.hours, t.prior_year_fica_cents, t.pay_frequency
+          FROM tmp_pay t
+          JOIN core.employees e ON e.organization_id = :org AND e.ssn_blind_index = t.bi
+          LEFT JOIN core.plans p ON p.organization_id = :org AND p.plan_code = t.plan_code
+        """), org).rowcount
+    # An election is recorded when it differs from the employee's latest one before this pay date.
+    report.deferral_elections = conn.execute(sa.text(
+        """
+        INSERT INTO core.deferral_elections (organization_id, employee_id, plan_id, effective_date, pretax_pct,
+                                             roth_pct, file_upload_id)
+        SELECT DISTINCT ON (e.id) :org, e.id, p.id, :pd, t.pretax_pct, t.roth_pct, t.file_id
+          FROM tmp_pay t
+          JOIN core.employees e ON e.organization_id = :org AND e.ssn_blind_index = t.bi
+          LEFT JOIN core.plans p ON p.organization_id = :org AND p.plan_code = t.plan_code
+          LEFT JOIN LATERAL (
+                SELECT d.pretax_pct, d.roth_pct FROM core.deferral_elections d
+                 WHERE d.organization_id = :org AND d.employee_id = e.id AND d.effective_date < :pd
+                 ORDER BY d.effective_date DESC LIMIT 1) prev ON true
+         WHERE (t.pretax_pct IS NOT NULL OR t.roth_pct IS NOT NULL)
+           AND (round(t.pretax_pct, 5), round(t.roth_pct, 5)) IS DISTINCT FROM (prev.pretax_pct, prev.roth_pct)
+         ORDER BY e.id, t.source_row DESC
+        """), org).rowcount
+    return report
+
+
+# ---- files, errors, exports -----------------------------------------------------------------------
+
+
+def partition_files(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
+                    kind: str = "payroll") -> list[sa.Row[tuple[object, ...]]]:
+    """The accepted files of a partition, oldest first (the order rows are processed in)."""
+    return list(conn.execute(
+        sa.text(
+            "SELECT id, file_name, digest_sha256, archive_uri, size_bytes, received_at FROM core.file_uploads"
+            " WHERE organization_id = :org AND kind = :kind AND pay_date = :pd"
+            " AND status NOT IN ('duplicate', 'quarantined', 'superseded') ORDER BY received_at, id"
+        ),
+        {"org": tenant_id, "kind": kind, "pd": pay_date},
+    ).all())
+
+
+ERROR_COLUMNS = ("file", "row", "field", "code", "severity", "message")
+
+
+def replace_errors(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, stage: str, errors: pl.DataFrame,
+                   *, file_ids: Sequence[str], run_id: str | None) -> int:
+    """Replace the stage's error-queue rows for these files with `errors` (file, row, field, code, ...)."""
+    conn.execute(
+        sa.text("DELETE FROM core.error_queue WHERE organization_id = :org AND pay_date = :pd AND stage = :stage"
+                " AND (file_upload_id = ANY(CAST(:files AS uuid[])) OR file_upload_id IS NULL)"),
+        {"org": tenant_id, "pd": pay_date, "stage": stage, "files": list(file_ids)},
+    )
+    if errors.height == 0:
+        return 0
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE tmp_errors (file uuid, row integer, field text, code text, severity text, message text)"
+        " ON COMMIT DROP"
+    )
+    copy_frame(conn, "tmp_errors", errors.select(ERROR_COLUMNS))
+    return conn.execute(
+        sa.text(
+            "INSERT INTO core.error_queue (organization_id, file_upload_id, stage, pay_date, source_row, field,"
+            " rule_code, severity, message, run_id)"
+            " SELECT :org, file, :stage, :pd, row, field, code, severity, message, :run FROM tmp_errors"
+        ),
+        {"org": tenant_id, "pd": pay_date, "stage": stage, "run": run_id},
+    ).rowcount
+
+
+def mark_files_loaded(conn: sa.Connection, tenant_id: uuid.UUID, per_file: pl.DataFrame) -> None:
+    """per_file: file, rows_total, rows_loaded; status loaded when every row loaded, else partially_loaded."""
+    for file_id, total, loaded in per_file.select("file", "rows_total", "rows_loaded").iter_rows():
+        conn.execute(
+            sa.text(
+                "UPDATE core.file_uploads SET rows_total = :t, rows_loaded = :l, rows_rejected = :t - :l,"
+                " status = CASE WHEN :l = :t THEN 'loaded' ELSE 'partially_loaded' END"
+                " WHERE organization_id = :org AND id = :id"
+            ),
+            {"t": total, "l": loaded, "org": tenant_id, "id": file_id},
+        )
+
+
+def partition_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> dict[str, int]:
+    rows = conn.execute(
+        sa.text("SELECT source_code, sum(amount_cents) FROM core.contributions WHERE organization_id = :org"
+                " AND pay_date = :pd GROUP BY source_code"),
+        {"org": tenant_id, "pd": pay_date},
+    ).all()
+    return {code: int(total) for code, total in rows}
+
+
+SOURCES = SOURCE_CODES
