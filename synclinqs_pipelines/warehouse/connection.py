@@ -102,6 +102,30 @@ def embedded_socket_dir(pgdata: Path, cleanup_mode: str | None = None) -> Path:
     return Path(host if isinstance(host, str) else host[0])
 
 
+def stop_embedded(pgdata: Path, timeout: float = 15.0) -> bool:
+    """Stop the embedded server of `pgdata` (fast shutdown); True if one was running."""
+    import os
+    import signal
+    import time
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return True
+
+
 def cluster_from_url(url: str, database: str | None = None) -> Cluster:
     parsed = make_url(url)
     if not parsed.drivername.startswith("postgresql"):
