@@ -200,6 +200,7 @@ class LoadStep:
     loaded_totals: dict[str, int]
     irs_breaches: int
     duplicate_groups: int
+    orphans: int
 
 
 IRS_BREACHES = sa.text(
@@ -234,6 +235,23 @@ DUPLICATES = sa.text(
 )
 
 
+# Separate anti-joins (an OR of NOT EXISTS would be checked row by row).
+ORPHANS = sa.text(
+    """
+    WITH c AS (SELECT employee_id, plan_id, loan_id, file_upload_id FROM core.contributions
+                WHERE organization_id = :org AND pay_date = :pd)
+    SELECT (SELECT count(*) FROM c LEFT JOIN core.employees e ON e.id = c.employee_id WHERE e.id IS NULL)
+         + (SELECT count(*) FROM c LEFT JOIN core.loans l ON l.id = c.loan_id
+             WHERE c.loan_id IS NOT NULL AND l.id IS NULL)
+         + (SELECT count(*) FROM c LEFT JOIN core.plans p ON p.id = c.plan_id
+             WHERE c.plan_id IS NOT NULL AND p.id IS NULL)
+         + (SELECT count(*) FROM c LEFT JOIN core.file_uploads f ON f.id = c.file_upload_id WHERE f.id IS NULL)
+         + (SELECT count(*) FROM core.pay_records r LEFT JOIN core.employees e ON e.id = r.employee_id
+             WHERE r.organization_id = :org AND r.pay_date = :pd AND e.id IS NULL)
+    """
+)
+
+
 def load_rows(ctx: PartitionContext, canonical: pl.DataFrame, accepted: pl.DataFrame) -> LoadStep:
     """One transaction: the partition's rows replaced exactly, file statuses set."""
     limits, _ = limits_for(ctx.pay_date.year)
@@ -261,8 +279,9 @@ def load_rows(ctx: PartitionContext, canonical: pl.DataFrame, accepted: pl.DataF
             "cu60": catch_up_limit(limits, 61), "cu50": catch_up_limit(limits, 50),
         }).scalar_one()
         duplicates = conn.execute(DUPLICATES, {"org": ctx.tenant.id, "pd": ctx.pay_date}).scalar_one()
+        orphans = conn.execute(ORPHANS, {"org": ctx.tenant.id, "pd": ctx.pay_date}).scalar_one()
     return LoadStep(report, totals_by_source(canonical), totals_by_source(accepted), loaded, int(breaches),
-                    int(duplicates))
+                    int(duplicates), int(orphans))
 
 
 # ---- 5. export --------------------------------------------------------------------------------------

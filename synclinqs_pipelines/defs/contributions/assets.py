@@ -146,6 +146,9 @@ def validated_contributions(context: dg.AssetExecutionContext, canonical_contrib
                           description="No employee of the partition is over an IRS limit for the plan year."),
         dg.AssetCheckSpec(checks.NO_DUPLICATES, asset="contributions", blocking=True,
                           description="No contribution of the partition is loaded twice."),
+        dg.AssetCheckSpec(checks.NO_ORPHANS, asset="contributions", blocking=True,
+                          description="Every loaded row points at an existing employee, plan, loan and file "
+                          "(the fact tables have no foreign-key constraints; see the migration)."),
     ],
     code_version="1",
 )

@@ -13,6 +13,7 @@ ERROR_RATE = "error_rate_below_threshold"
 CONTROL_TOTALS = "control_totals_balance"
 NO_IRS_BREACH = "no_irs_limit_breach_accepted"
 NO_DUPLICATES = "no_duplicate_contribution_loaded"
+NO_ORPHANS = "no_orphan_rows"
 
 
 def load_check_results(step: LoadStep) -> Iterator[dg.AssetCheckResult]:
@@ -38,4 +39,8 @@ def load_check_results(step: LoadStep) -> Iterator[dg.AssetCheckResult]:
     yield dg.AssetCheckResult(
         check_name=NO_DUPLICATES, passed=step.duplicate_groups == 0, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"duplicate_groups": step.duplicate_groups},
+    )
+    yield dg.AssetCheckResult(
+        check_name=NO_ORPHANS, passed=step.orphans == 0, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"rows_without_their_employee_plan_loan_or_file": step.orphans},
     )

@@ -1,0 +1,161 @@
+"""Pipeline benchmark: one partition of 100,000 employees, from the landed file to the warehouse and the
+export, against a bare COPY of the same long-form rows into an unindexed table, in one process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from benchmarks.data import adp_frame
+
+EMPLOYEES = 100_000
+PAY_DATE = dt.date(2026, 1, 9)
+SPECS = Path(__file__).resolve().parents[1] / "mapping_specs"
+TENANT_YAML = """
+slug: bench-co
+name: Bench Co
+payroll: {system: adp_workforce_now}
+recordkeeper: {system: fidelity}
+template: adp_to_fidelity
+plans:
+  - {plan_code: "401K", name: Bench 401(k), recordkeeper_plan_id: "99999", has_roth: true}
+thresholds: {max_error_rate: 0.05}
+"""
+
+
+def bench_file(rows: int) -> bytes:
+    """Every employee 55, under the Roth catch-up wage threshold, with eight sources: about 8 long rows each."""
+    frame = adp_frame(rows).with_columns(
+        pl.lit("06/15/1971").alias("Birth Date"),
+        pl.lit("95,000.00").alias("Prior Year FICA Wages"),
+        pl.lit("100.00").alias("Roth 401K"),
+        pl.lit("50.00").alias("401K Catch Up"),
+        pl.lit("25.00").alias("Roth Catch Up"),
+        pl.lit("75.00").alias("401K Loan 1"),
+        pl.lit("40.00").alias("401K Loan 2"),
+    )
+    return frame.write_csv().encode()
+
+
+def run() -> dict[str, float]:
+    import os
+
+    work = Path(tempfile.mkdtemp(prefix="synclinqs-bench-"))
+    os.environ.update({"SYNCLINQS_STATE_DIR": str(work), "SYNCLINQS_SPECS_DIR": str(work / "specs"),
+                       "SYNCLINQS_PGDATA": str(work / "pgdata")})
+    os.environ.pop("SYNCLINQS_DATABASE_URL", None)
+    shutil.copytree(SPECS, work / "specs")
+    (work / "specs" / "tenants" / "bench-co.yaml").write_text(TENANT_YAML)
+
+    from synclinqs_pipelines.landing.intake import take_in
+    from synclinqs_pipelines.landing.zones import LocalLandingZone, LocalObjectStore
+    from synclinqs_pipelines.mapping.canonical import to_long
+    from synclinqs_pipelines.mapping.catalog import SpecCatalog
+    from synclinqs_pipelines.partition import (
+        PartitionContext,
+        export_rows,
+        load_rows,
+        map_files,
+        read_files,
+        validate_rows,
+    )
+    from synclinqs_pipelines.security.key_providers import LocalKeyFileProvider
+    from synclinqs_pipelines.security.keyring import KeyRing
+    from synclinqs_pipelines.settings import reset_settings_cache
+    from synclinqs_pipelines.warehouse import loader
+    from synclinqs_pipelines.warehouse.connection import embedded_cluster, stop_embedded
+    from synclinqs_pipelines.warehouse.migrate import upgrade
+    from synclinqs_pipelines.warehouse.provision import provision
+    from synclinqs_pipelines.warehouse.session import Warehouse
+    from synclinqs_pipelines.warehouse.tenants import sync_tenants
+
+    reset_settings_cache()
+    cluster = embedded_cluster(work / "pgdata")
+    try:
+        provision(cluster)
+        upgrade(cluster)
+        warehouse = Warehouse(cluster)
+        keyring = KeyRing(LocalKeyFileProvider(work / "kek.key"))
+        catalog = SpecCatalog(work / "specs")
+        tenants = catalog.load_tenants()
+        sync_tenants(warehouse, tenants, keyring, actor="bench")
+        tenant = warehouse.tenant_by_slug("bench-co")
+        zone = LocalLandingZone(work / "inbox", work / "quarantine")
+        archive, outbox = LocalObjectStore(work / "archive"), LocalObjectStore(work / "outbox")
+        (work / "inbox" / "bench-co").mkdir(parents=True)
+        (work / "inbox" / "bench-co" / "payroll.csv").write_bytes(bench_file(EMPLOYEES))
+
+        timings: dict[str, float] = {}
+
+        def step(name, fn):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            out = fn()
+            timings[name] = time.perf_counter() - t0
+            return out
+
+        [landed] = zone.list(10)
+        step("intake", lambda: take_in(landed, zone=zone, archive=archive, warehouse=warehouse, catalog=catalog,
+                                       tenants=tenants, keyring=keyring, actor="bench"))
+        ctx = PartitionContext(warehouse, keyring, catalog, tenant, tenants["bench-co"], PAY_DATE, "bench")
+        files = step("read", lambda: read_files(ctx, archive))
+        mapped = step("map", lambda: map_files(ctx, files.frame))
+        valid = step("validate", lambda: validate_rows(ctx, mapped.frame))
+        loaded = step("load", lambda: load_rows(ctx, mapped.frame, valid.frame))
+        step("export", lambda: export_rows(ctx, valid.frame, outbox, PAY_DATE))
+        total = sum(timings.values())
+        long_rows = loaded.report.contributions
+
+        # The floor: the same long-form rows, COPYed into a plain unindexed table.
+        long = to_long(valid.frame.with_columns(pl.lit(b"x" * 32).alias("__ssn_bi")),
+                       keep=("__ssn_bi", "__file", "__row", "plan_code"))
+        bare = long.select(pl.col("__ssn_bi").alias("bi"), pl.col("__file").alias("file_id"),
+                           pl.col("__row").alias("source_row"), "plan_code", "source_code", "amount_cents",
+                           "loan_number")
+        with warehouse.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TEMP TABLE bare_copy (bi bytea, file_id uuid, source_row integer,"
+                                 " plan_code text, source_code text, amount_cents bigint, loan_number text)")
+            t0 = time.perf_counter()
+            loader.copy_frame(conn, "bare_copy", bare)
+            copy_seconds = time.perf_counter() - t0
+            copied = conn.execute(sa.text("SELECT count(*) FROM bare_copy")).scalar_one()
+        assert copied == long_rows == bare.height, (copied, long_rows, bare.height)
+        results = {
+            "employees": EMPLOYEES,
+            "long_rows": long_rows,
+            "total_seconds": total,
+            "rows_per_s": long_rows / total,
+            "copy_seconds": copy_seconds,
+            "copy_rows_per_s": long_rows / copy_seconds,
+            "ratio_to_copy": total / copy_seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+        results.update({f"step_{k}_s": v for k, v in timings.items()})
+        return results
+    finally:
+        from synclinqs_pipelines.warehouse.connection import dispose_engines
+
+        dispose_engines()
+        stop_embedded(work / "pgdata")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(results: dict[str, float]) -> str:
+    steps = ", ".join(f"{k[5:-2]} {v:.1f}s" for k, v in results.items() if k.startswith("step_"))
+    return "\n".join([
+        f"pipeline: one partition, {results['employees']:,.0f} employees, {results['long_rows']:,.0f} contribution rows",
+        f"  landed file -> warehouse -> export   {results['rows_per_s']:>12,.0f} rows/s   ({results['total_seconds']:.1f}s: {steps})",
+        f"  bare COPY, unindexed table           {results['copy_rows_per_s']:>12,.0f} rows/s   ({results['copy_seconds']:.1f}s)",
+        f"  partition time / bare COPY           {results['ratio_to_copy']:>12.1f} x        (target <= 4x)",
+        f"  peak RSS of the process              {results['peak_rss_mb']:>12,.0f} MB       (target < 2,000)",
+    ])
+
+
+if __name__ == "__main__":
+    print(report(run()))
