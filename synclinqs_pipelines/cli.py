@@ -308,6 +308,93 @@ def demo_generate(inbox: Path | None) -> None:
     click.echo(f"wrote {len(written)} payroll files under {target}")
 
 
+@demo.command("recordkeeper")
+@click.option("--tenant", "slugs", multiple=True, help="Tenant slug (default: every demo tenant).")
+@click.option("--inject", default="", help="Discrepancies to inject: any of missing,amount,extra,late.")
+@click.option("--seed", default=7, show_default=True)
+@click.option("--business-days", default=2, show_default=True, help="Business days from pay date to deposit.")
+def demo_recordkeeper(slugs: tuple[str, ...], inject: str, seed: int, business_days: int) -> None:
+    """Play the recordkeeper: confirm each tenant's exports into <inbox>/<tenant>/confirmations/."""
+    import sqlalchemy as sa
+
+    from synclinqs_pipelines.defs.landing.resources import landing_resource
+    from synclinqs_pipelines.demo.recordkeeper import DISCREPANCIES, confirm_export, write_confirmation
+
+    kinds = tuple(k for k in inject.split(",") if k)
+    unknown = sorted(set(kinds) - set(DISCREPANCIES))
+    if unknown:
+        _fail(f"unknown discrepancy {', '.join(unknown)}; choose from {', '.join(DISCREPANCIES)}")
+    catalog, warehouse, outbox = _catalog(), _warehouse(), landing_resource().outbox
+    tenants = catalog.load_tenants()
+    for slug in slugs or sorted(tenants):
+        system = catalog.system(tenants[slug].recordkeeper.system)
+        with warehouse.tenant(warehouse.tenant_by_slug(slug), actor="demo-recordkeeper") as conn:
+            exports = conn.execute(sa.text(
+                "SELECT DISTINCT ON (pay_date) pay_date, uri FROM core.file_exports"
+                " WHERE status IN ('written', 'pending', 'delivered') ORDER BY pay_date, created_at DESC")).all()
+        for i, (pay_date, uri) in enumerate(exports):
+            confirmation = confirm_export(outbox.get(uri), system, pay_date, seed=seed + i, inject=kinds,
+                                          deposit_business_days=business_days)
+            path = write_confirmation(get_settings().inbox, slug, pay_date, confirmation)
+            notes = "; ".join(f"{d.kind} {d.detail}" for d in confirmation.injected) or "no discrepancy"
+            click.echo(f"{slug} {pay_date}: {confirmation.rows} confirmations -> {path.name} ({notes})")
+
+
+@main.group()
+def recon() -> None:
+    """Reconciliation items."""
+
+
+@recon.command("resolve")
+@click.argument("item_id")
+@click.option("--tenant", "slug", required=True)
+@click.option("--action", required=True, type=click.Choice(["manual_review", "auto_corrected", "ignored"]))
+@click.option("--note", default="", help="Why, for the next person.")
+@click.option("--by", "actor", default=None, help="Who decided (default: the OS user).")
+def recon_resolve(item_id: str, slug: str, action: str, note: str, actor: str | None) -> None:
+    """Record a decision on a reconciliation item; the marts join it and the audit log names the actor."""
+    import getpass
+
+    from synclinqs_pipelines.reconciliation.resolutions import ResolutionError, record_resolution
+
+    warehouse = _warehouse()
+    try:
+        rid = record_resolution(warehouse, warehouse.tenant_by_slug(slug), item_id, action, note,
+                                actor=f"user:{actor or getpass.getuser()}")
+    except ResolutionError as exc:
+        _fail(str(exc))
+    click.echo(f"resolution {rid} recorded; it shows in marts.fct_reconciliation_items after the next dbt build")
+
+
+@main.group()
+def analysts() -> None:
+    """Analyst roles: read the marts of the tenants granted to them, nothing else."""
+
+
+@analysts.command("create")
+@click.argument("role")
+@click.option("--password", default=None, help="Login password (omit for local trust authentication).")
+def analysts_create(role: str, password: str | None) -> None:
+    """Create an analyst login role (member of synclinqs_analyst)."""
+    from synclinqs_pipelines.warehouse.analysts import create_analyst
+    from synclinqs_pipelines.warehouse.connection import default_cluster
+
+    create_analyst(default_cluster(), role, password)
+    click.echo(f"analyst role {role} created; grant tenants with `synclinqs analysts grant {role} --tenant SLUG`")
+
+
+@analysts.command("grant")
+@click.argument("role")
+@click.option("--tenant", "slugs", multiple=True, required=True)
+def analysts_grant(role: str, slugs: tuple[str, ...]) -> None:
+    """Let an analyst role read these tenants' rows in the marts."""
+    from synclinqs_pipelines.warehouse.analysts import grant_tenants
+    from synclinqs_pipelines.warehouse.connection import default_cluster
+
+    grant_tenants(default_cluster(), role, list(slugs))
+    click.echo(f"{role} may read {', '.join(slugs)}")
+
+
 # ---- pipeline ---------------------------------------------------------------------------------------
 
 
@@ -370,7 +457,7 @@ def dev(port: int, no_demo: bool, no_sftp: bool) -> None:
         ctx.invoke(demo_generate, inbox=None)
     prepare_dagster_home(settings.dagster_home)
     env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home), "DO_NOT_TRACK": "1",
-           "DAGSTER_DISABLE_TELEMETRY": "1"}
+           "DAGSTER_DISABLE_TELEMETRY": "1", "SYNCLINQS_DEMO": "0" if no_demo else "1"}
     children = []
     if not no_sftp:
         children.append(subprocess.Popen([sys.executable, "-m", "synclinqs_pipelines.cli", "sftp", "serve"], env=env))

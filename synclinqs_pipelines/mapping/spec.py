@@ -106,10 +106,17 @@ class FileLayout(_Strict):
 
 
 class ConfirmationLayout(_Strict):
-    """The file a recordkeeper sends back to confirm what it posted."""
+    """The file a recordkeeper sends back to confirm what it posted, one row per participant and source.
+
+    Fields named plan_number, ssn, employee_id, pay_date, source, amount, deposit_date and loan_number are
+    read; `source_map` turns the recordkeeper's source labels into canonical source codes.
+    """
 
     file: FileLayout
     fields: list[FieldSpec]
+    source_map: dict[str, Literal["PRETAX", "ROTH", "CATCHUP_PRETAX", "CATCHUP_ROTH", "AFTER_TAX", "MATCH",
+                                  "SAFE_HARBOR_MATCH", "SAFE_HARBOR_NEC", "PROFIT_SHARING", "QNEC", "QMAC",
+                                  "LOAN"]]
 
 
 class SystemSpec(_Strict):

@@ -1,0 +1,107 @@
+"""Confirmation files from the recordkeeper land like payroll files and load their partition."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import dagster as dg
+
+from synclinqs_pipelines.defs.landing.resources import LandingResource
+from synclinqs_pipelines.defs.partitions import TENANT_TAG, partition_key, tenant_partitions
+from synclinqs_pipelines.defs.resources import KeysResource, SpecsResource, WarehouseResource
+from synclinqs_pipelines.landing.intake import take_in
+from synclinqs_pipelines.mapping.errors import SpecError
+from synclinqs_pipelines.safety import scrub
+
+confirmation_partition_job = dg.define_asset_job(
+    "confirmation_partition_job",
+    selection=dg.AssetSelection.assets("recordkeeper_confirmations"),
+    description="Load one tenant and pay date's recordkeeper confirmations.",
+)
+
+
+@dg.sensor(
+    name="confirmation_landing_sensor",
+    job=confirmation_partition_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Takes in <inbox>/<tenant>/confirmations/ files (digest dedupe, quarantine) and loads them.",
+)
+def confirmation_landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource,
+                                warehouse: WarehouseResource, keys: KeysResource,
+                                specs: SpecsResource) -> dg.SensorResult | dg.SkipReason:
+    try:
+        tenants = specs.catalog.load_tenants()
+    except SpecError as exc:
+        return dg.SkipReason(f"tenant files have errors, nothing taken in: {exc}")
+    files = [f for f in landing.zone.list(limit=200) if f.kind == "confirmation"][:25]
+    if not files:
+        return dg.SkipReason("no confirmation files")
+    requests, stats = [], {"accepted": 0, "duplicate": 0, "quarantined": 0, "failed": 0}
+    for f in files:
+        try:
+            intake = take_in(f, zone=landing.zone, archive=landing.archive, warehouse=warehouse.warehouse,
+                             catalog=specs.catalog, tenants=tenants, keyring=keys.keyring,
+                             actor="sensor:confirmation_landing_sensor")
+        except Exception as exc:
+            stats["failed"] += 1
+            context.log.error(f"{f.key}: not taken in ({scrub(exc)}); it stays in the inbox and is retried")
+            continue
+        stats[intake.status] += 1
+        if intake.status == "accepted" and intake.tenant and intake.pay_date:
+            if not context.instance.has_dynamic_partition(tenant_partitions.name, intake.tenant):
+                context.instance.add_dynamic_partitions(tenant_partitions.name, [intake.tenant])
+            requests.append(dg.RunRequest(
+                run_key=f"confirmation:{intake.digest}",
+                partition_key=partition_key(intake.tenant, intake.pay_date.isoformat()),
+                tags={TENANT_TAG: intake.tenant, "synclinqs/file": intake.file_name},
+            ))
+        else:
+            context.log.warning(f"{f.key}: {intake.status}: {intake.reason}")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps({**stats, "last": files[-1].key}))
+
+
+# In the demo the recordkeeper answers each export with a confirmation file, as a real one would within a
+# few days; a couple of seeded discrepancies give the marts something to find.
+DEMO_DISCREPANCIES = {("acme-manufacturing", 0): ("missing", "amount", "extra"), ("cedar-logistics", 1): ("late",)}
+
+
+@dg.sensor(
+    name="demo_recordkeeper_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING if os.environ.get("SYNCLINQS_DEMO") == "1"
+    else dg.DefaultSensorStatus.STOPPED,
+    description="Demo only (SYNCLINQS_DEMO=1, set by `make run`): plays the recordkeeper and confirms new exports.",
+)
+def demo_recordkeeper_sensor(context: dg.SensorEvaluationContext, landing: LandingResource,
+                             warehouse: WarehouseResource, specs: SpecsResource) -> dg.SkipReason:
+    import sqlalchemy as sa
+
+    from synclinqs_pipelines.demo.recordkeeper import confirm_export, write_confirmation
+    from synclinqs_pipelines.settings import get_settings
+
+    written = 0
+    for slug, spec in sorted(specs.catalog.load_tenants().items()):
+        system = specs.catalog.system(spec.recordkeeper.system)
+        if system.confirmation is None:
+            continue
+        wh = warehouse.warehouse
+        with wh.tenant(wh.tenant_by_slug(slug), actor="demo-recordkeeper") as conn:
+            pending = conn.execute(sa.text(
+                "SELECT DISTINCT ON (e.pay_date) e.pay_date, e.uri FROM core.file_exports e"
+                " WHERE e.status IN ('written', 'pending', 'delivered') AND NOT EXISTS ("
+                "   SELECT 1 FROM core.file_uploads f WHERE f.kind = 'confirmation' AND f.pay_date = e.pay_date)"
+                " ORDER BY e.pay_date, e.created_at DESC")).all()
+            confirmed = conn.execute(sa.text("SELECT count(DISTINCT pay_date) FROM core.file_uploads"
+                                             " WHERE kind = 'confirmation'")).scalar_one()
+        inbox = get_settings().inbox
+        for i, (pay_date, uri) in enumerate(pending):
+            target = inbox / slug / "confirmations" / f"confirmation_{pay_date:%Y%m%d}.csv"
+            if target.exists():
+                continue
+            inject = DEMO_DISCREPANCIES.get((slug, confirmed + i), ())
+            write_confirmation(inbox, slug, pay_date, confirm_export(landing.outbox.get(uri), system, pay_date,
+                                                                     seed=7 + i, inject=inject))
+            written += 1
+    return dg.SkipReason(f"wrote {written} confirmation file(s)" if written else "no new exports to confirm")
