@@ -395,6 +395,44 @@ def analysts_grant(role: str, slugs: tuple[str, ...]) -> None:
     click.echo(f"{role} may read {', '.join(slugs)}")
 
 
+# ---- sftp -------------------------------------------------------------------------------------------
+
+
+@main.group()
+def sftp() -> None:
+    """The SFTP endpoint for payroll providers."""
+
+
+@sftp.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=None, type=int, help="Default: SYNCLINQS_SFTP_PORT or 2222.")
+def sftp_serve(host: str, port: int | None) -> None:
+    """Serve every tenant's inbox over SFTP (accounts from the tenant files, secrets from the environment)."""
+    from synclinqs_pipelines.sftp.server import accounts_from_tenants, serve_forever
+
+    settings = get_settings()
+    warehouse = _warehouse()
+    accounts = accounts_from_tenants(_catalog().load_tenants(), settings.sftp_root)
+    if not accounts:
+        _fail("no tenant has an sftp_inbound account with a key or a password hash in its environment variable")
+
+    def audit(event: str, tenant: str | None, details: dict[str, object]) -> None:
+        org = warehouse.tenant_by_slug(tenant).id if tenant else None
+        warehouse.record_event(event, org, details, actor="sftp-server")
+
+    click.echo(f"SFTP on {host}:{port or settings.sftp_port} for {', '.join(sorted(accounts))}")
+    serve_forever(accounts, host, port or settings.sftp_port, settings.sftp_host_key, audit)
+
+
+@sftp.command("hash-password")
+@click.password_option()
+def sftp_hash_password(password: str) -> None:
+    """Print the scrypt hash of a tenant's SFTP password, for the env var its tenant file names."""
+    from synclinqs_pipelines.sftp.server import hash_password
+
+    click.echo(hash_password(password))
+
+
 # ---- pipeline ---------------------------------------------------------------------------------------
 
 
@@ -460,7 +498,15 @@ def dev(port: int, no_demo: bool, no_sftp: bool) -> None:
            "DAGSTER_DISABLE_TELEMETRY": "1", "SYNCLINQS_DEMO": "0" if no_demo else "1"}
     children = []
     if not no_sftp:
+        from synclinqs_pipelines.sftp.server import hash_password
+
+        # Demo accounts: username = tenant slug, password demo-<slug>, unless the environment sets a hash.
+        for slug, spec in _catalog().load_tenants().items():
+            var = spec.sftp_inbound.password_hash_env if spec.sftp_inbound else None
+            if var and not env.get(var):
+                env[var] = hash_password(f"demo-{slug}")
         children.append(subprocess.Popen([sys.executable, "-m", "synclinqs_pipelines.cli", "sftp", "serve"], env=env))
+        click.echo(f"SFTP on 127.0.0.1:{settings.sftp_port}: user <tenant-slug>, password demo-<tenant-slug>")
     cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w",
            str(settings.project_root / "workspace.yaml")]
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (sensors and schedules on); Ctrl-C stops everything")

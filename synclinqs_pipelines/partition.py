@@ -356,3 +356,61 @@ def export_rows(ctx: PartitionContext, accepted: pl.DataFrame, outbox: ObjectSto
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+# ---- 6. delivery ------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryStep:
+    status: str  # delivered | skipped | not_configured
+    file_name: str
+    attempts: int
+    target: str
+
+
+def deliver_export(ctx: PartitionContext, outbox: ObjectStore) -> DeliveryStep:
+    """The partition's latest export, sent to the recordkeeper's SFTP server (PGP-encrypted where asked)."""
+    from pathlib import Path
+
+    from synclinqs_pipelines.sftp.delivery import DeliveryFailed, Destination, deliver, pgp_encrypt
+
+    with ctx.session() as conn:
+        export = conn.execute(sa.text(
+            "SELECT id, file_name, uri, status FROM core.file_exports WHERE organization_id = :o AND pay_date = :pd"
+            " AND status <> 'superseded' ORDER BY created_at DESC LIMIT 1"), {"o": ctx.tenant.id, "pd": ctx.pay_date}).first()
+    if export is None:
+        raise PartitionError(f"no export for {ctx.tenant.slug} and {ctx.pay_date}; materialize recordkeeper_export first")
+    spec = ctx.spec.sftp_outbound
+    if spec is None:
+        return DeliveryStep("not_configured", export.file_name, 0, "")
+    data, name = outbox.get(export.uri), export.file_name
+    if ctx.catalog.system(ctx.spec.recordkeeper.system).pgp_encrypt:
+        if not spec.pgp_public_key_file:
+            raise PartitionError(f"{ctx.spec.recordkeeper.system} files must be PGP-encrypted: set "
+                                 f"sftp_outbound.pgp_public_key_file in the tenant file of {ctx.tenant.slug}")
+        data, name = pgp_encrypt(data, ctx.catalog.root.parent / Path(spec.pgp_public_key_file)), f"{name}.pgp"
+    dest = Destination.from_spec(spec)
+
+    def set_status(status: str, reason: str | None = None) -> None:
+        with ctx.session() as conn:
+            conn.execute(sa.text(
+                "UPDATE core.file_exports SET status = :s, status_reason = :r, attempts = attempts + :a,"
+                " delivered_at = CASE WHEN :s = 'delivered' THEN now() ELSE delivered_at END"
+                " WHERE organization_id = :o AND id = :id"),
+                {"s": status, "r": reason, "a": 1 if status != "running" else 0, "o": ctx.tenant.id, "id": export.id})
+
+    set_status("running")
+    try:
+        result = deliver(ctx.session, ctx.tenant.id, export.id, dest, name, data)
+    except DeliveryFailed as exc:
+        set_status("failed", str(exc))
+        with ctx.session() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO core.notifications (organization_id, severity, kind, title, message, link, dedupe_key)"
+                " VALUES (:o, 'error', 'delivery_failed', :t, :m, :l, :k) ON CONFLICT DO NOTHING"),
+                {"o": ctx.tenant.id, "t": f"Delivery failed: {name}", "m": f"{exc} Re-run export_delivery to retry.",
+                 "l": f"partition/{ctx.tenant.slug}|{ctx.pay_date}", "k": f"delivery:{export.id}:{time.time():.0f}"})
+        raise
+    set_status("delivered")
+    return DeliveryStep("delivered" if result.outcome == "uploaded" else "skipped", name, result.attempts, dest.target)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 KNOWN_SAFE = ("PartitionError", "MappingFileError", "SpecError", "UnknownTenantError", "KeyProviderError",
-              "DecryptionError", "Failure", "RetryRequested", "DagsterExecutionInterruptedError")
+              "DecryptionError", "Failure", "RetryRequested", "DagsterExecutionInterruptedError", "DeliveryFailed")
 
 
 class ScrubbedError(RuntimeError):

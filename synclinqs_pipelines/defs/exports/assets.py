@@ -11,7 +11,8 @@ from synclinqs_pipelines.defs.contributions.assets import IO_RETRY, partition_co
 from synclinqs_pipelines.defs.landing.resources import LandingResource
 from synclinqs_pipelines.defs.partitions import contributions_tenant_pay_date_partitions
 from synclinqs_pipelines.defs.resources import KeysResource, SpecsResource, WarehouseResource
-from synclinqs_pipelines.partition import export_rows
+from synclinqs_pipelines.partition import deliver_export, export_rows
+from synclinqs_pipelines.sftp.delivery import DeliveryFailed
 from synclinqs_pipelines.safety import scrubbed
 from synclinqs_pipelines.settings import get_settings
 
@@ -45,3 +46,25 @@ def recordkeeper_export(context: dg.AssetExecutionContext, validated_contributio
     }
     metadata.update({f"cents_{code.lower()}": v for code, v in sorted(step.totals_by_source.items()) if v})
     return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    partitions_def=contributions_tenant_pay_date_partitions,
+    group_name="exports",
+    kinds={"sftp"},
+    deps=["recordkeeper_export"],
+    code_version="1",
+)
+@scrubbed
+def export_delivery(context: dg.AssetExecutionContext, warehouse: WarehouseResource, keys: KeysResource,
+                    specs: SpecsResource, landing: LandingResource) -> dg.MaterializeResult:
+    """The export delivered to the recordkeeper's SFTP server; a failed delivery fails here and notifies."""
+    ctx = partition_context(context, warehouse, keys, specs)
+    try:
+        step = deliver_export(ctx, landing.outbox)
+    except DeliveryFailed as exc:
+        raise dg.Failure(description=str(exc), metadata={"status": "failed"}) from None
+    return dg.MaterializeResult(metadata={
+        "status": step.status, "file_name": step.file_name, "attempts": step.attempts,
+        "destination": step.target or "none configured: the file stays in the outbox",
+    })

@@ -17,8 +17,8 @@ MAX_FILES_PER_TICK = 25
 
 payroll_partition_job = dg.define_asset_job(
     "payroll_partition_job",
-    selection=dg.AssetSelection.groups("contributions") | dg.AssetSelection.assets("recordkeeper_export"),
-    description="One tenant and pay date: read the accepted files, map, validate, load and export.",
+    selection=dg.AssetSelection.groups("contributions") | dg.AssetSelection.groups("exports"),
+    description="One tenant and pay date: read the accepted files, map, validate, load, export and deliver.",
 )
 
 

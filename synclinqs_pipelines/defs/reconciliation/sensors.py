@@ -105,3 +105,32 @@ def demo_recordkeeper_sensor(context: dg.SensorEvaluationContext, landing: Landi
                                                                      seed=7 + i, inject=inject))
             written += 1
     return dg.SkipReason(f"wrote {written} confirmation file(s)" if written else "no new exports to confirm")
+
+
+@dg.sensor(
+    name="recordkeeper_sftp_poll_sensor",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Polls each recordkeeper's SFTP confirmations folder (sftp_outbound.confirmations_dir) and drops "
+    "new files into <inbox>/<tenant>/confirmations/ for the confirmation sensor.",
+)
+def recordkeeper_sftp_poll_sensor(context: dg.SensorEvaluationContext, specs: SpecsResource) -> dg.SensorResult | dg.SkipReason:
+    from synclinqs_pipelines.settings import get_settings
+    from synclinqs_pipelines.sftp.delivery import Destination, fetch_confirmations
+
+    seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    fetched = 0
+    for slug, spec in sorted(specs.catalog.load_tenants().items()):
+        if spec.sftp_outbound is None or not spec.sftp_outbound.confirmations_dir:
+            continue
+        try:
+            names = fetch_confirmations(Destination.from_spec(spec.sftp_outbound),
+                                        get_settings().inbox / slug / "confirmations", set(seen.get(slug, [])))
+        except Exception as exc:
+            context.log.warning(f"{slug}: confirmations not fetched ({scrub(exc)}); next poll retries")
+            continue
+        seen[slug] = (seen.get(slug, []) + names)[-1000:]
+        fetched += len(names)
+    if not fetched:
+        return dg.SkipReason("no new confirmation files on the recordkeepers' servers")
+    return dg.SensorResult(cursor=json.dumps(seen))
