@@ -19,8 +19,15 @@ from synclinqs_pipelines.mapping.readers import read_file
 SPECS = Path(__file__).resolve().parents[1] / "mapping_specs"
 ROWS = 1_000_000
 REFERENCE_ROWS = 20_000
-CONTEXT = {"tenant": "bench", "pay_date": dt.date(2026, 1, 9), "file_date": dt.date(2026, 1, 12),
-           "plan_number": "12345", "client_id": "B", "site_code": "", "sequence": 1}
+CONTEXT = {
+    "tenant": "bench",
+    "pay_date": dt.date(2026, 1, 9),
+    "file_date": dt.date(2026, 1, 12),
+    "plan_number": "12345",
+    "client_id": "B",
+    "site_code": "",
+    "sequence": 1,
+}
 
 
 def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -34,29 +41,46 @@ def _best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
 
 def hand_written(frame: pl.DataFrame) -> pl.DataFrame:
     """What a person would write by hand for ADP -> Fidelity money and dates, no spec, no error capture."""
+
     def cents(c: str) -> pl.Expr:
         return (pl.col(c).str.replace_all(",", "", literal=True).cast(pl.Float64) * 100).round(0).cast(pl.Int64)
 
     def date(c: str) -> pl.Expr:
         return pl.col(c).str.to_date("%m/%d/%Y", strict=False)
 
-    return frame.lazy().select(
-        pl.col("plan_code").alias("plan_number"),
-        pl.col("tax_id").str.replace_all("-", "", literal=True).alias("ssn"),
-        pl.col("file_number").alias("employee_id"),
-        pl.col("last_name"), pl.col("first_name"), pl.col("middle_name").str.slice(0, 1).alias("middle_initial"),
-        date("birth_date"), date("hire_date"), date("rehire_date"), date("termination_date"),
-        pl.col("position_status").alias("status"), date("pay_date").alias("payroll_date"),
-        date("period_end_date"), pl.col("pay_frequency").alias("frequency"),
-        cents("gross_pay").alias("gross_compensation"), cents("eligible_wages").alias("plan_compensation"),
-        pl.col("hours_worked").cast(pl.Float64).alias("hours"),
-        cents("k401").alias("ee_pretax"), cents("roth_401k").alias("ee_roth"),
-        cents("k401_catch_up").alias("ee_pretax_catchup"), cents("roth_catch_up").alias("ee_roth_catchup"),
-        cents("employer_match").alias("er_match"), cents("safe_harbor_match").alias("er_safe_harbor_match"),
-        cents("k401_loan_1").alias("loan_1_payment"), cents("k401_loan_2").alias("loan_2_payment"),
-        (pl.col("deferral_pct_401k").cast(pl.Float64) / 100).alias("pretax_deferral_pct"),
-        (pl.col("deferral_pct_roth").cast(pl.Float64) / 100).alias("roth_deferral_pct"),
-    ).collect()
+    return (
+        frame.lazy()
+        .select(
+            pl.col("plan_code").alias("plan_number"),
+            pl.col("tax_id").str.replace_all("-", "", literal=True).alias("ssn"),
+            pl.col("file_number").alias("employee_id"),
+            pl.col("last_name"),
+            pl.col("first_name"),
+            pl.col("middle_name").str.slice(0, 1).alias("middle_initial"),
+            date("birth_date"),
+            date("hire_date"),
+            date("rehire_date"),
+            date("termination_date"),
+            pl.col("position_status").alias("status"),
+            date("pay_date").alias("payroll_date"),
+            date("period_end_date"),
+            pl.col("pay_frequency").alias("frequency"),
+            cents("gross_pay").alias("gross_compensation"),
+            cents("eligible_wages").alias("plan_compensation"),
+            pl.col("hours_worked").cast(pl.Float64).alias("hours"),
+            cents("k401").alias("ee_pretax"),
+            cents("roth_401k").alias("ee_roth"),
+            cents("k401_catch_up").alias("ee_pretax_catchup"),
+            cents("roth_catch_up").alias("ee_roth_catchup"),
+            cents("employer_match").alias("er_match"),
+            cents("safe_harbor_match").alias("er_safe_harbor_match"),
+            cents("k401_loan_1").alias("loan_1_payment"),
+            cents("k401_loan_2").alias("loan_2_payment"),
+            (pl.col("deferral_pct_401k").cast(pl.Float64) / 100).alias("pretax_deferral_pct"),
+            (pl.col("deferral_pct_roth").cast(pl.Float64) / 100).alias("roth_deferral_pct"),
+        )
+        .collect()
+    )
 
 
 def run() -> dict[str, float]:
@@ -87,23 +111,27 @@ def run() -> dict[str, float]:
         "reference_interpreter_rows_per_s": REFERENCE_ROWS / t_ref,
         "peak_rss_mb": peak_mb,
     }
-    results["engine_vs_reference_x"] = results["engine_mapping_rows_per_s"] / results["reference_interpreter_rows_per_s"]
+    results["engine_vs_reference_x"] = (
+        results["engine_mapping_rows_per_s"] / results["reference_interpreter_rows_per_s"]
+    )
     results["engine_overhead_vs_hand_written_x"] = t_engine / t_hand
     return results
 
 
 def report(results: dict[str, float]) -> str:
-    return "\n".join([
-        "mapping: ADP -> Fidelity, 1,000,000 rows",
-        f"  file to file (read, map in + out, write)  {results['file_to_file_rows_per_s']:>12,.0f} rows/s  (target >= 400,000)",
-        f"  read CSV                                  {results['read_rows_per_s']:>12,.0f} rows/s",
-        f"  compiled engine, mapping step             {results['engine_mapping_rows_per_s']:>12,.0f} rows/s",
-        f"  reference interpreter ({REFERENCE_ROWS:,} rows)      {results['reference_interpreter_rows_per_s']:>12,.0f} rows/s",
-        f"  engine / reference                        {results['engine_vs_reference_x']:>12.1f} x     (target >= 30x)",
-        f"  hand-written polars (no errors captured)  {results['hand_written_polars_rows_per_s']:>12,.0f} rows/s",
-        f"  engine time / hand-written time           {results['engine_overhead_vs_hand_written_x']:>12.2f} x",
-        f"  peak RSS of the process                   {results['peak_rss_mb']:>12,.0f} MB    (target < 1,500)",
-    ])
+    return "\n".join(
+        [
+            "mapping: ADP -> Fidelity, 1,000,000 rows",
+            f"  file to file (read, map in + out, write)  {results['file_to_file_rows_per_s']:>12,.0f} rows/s  (target >= 400,000)",
+            f"  read CSV                                  {results['read_rows_per_s']:>12,.0f} rows/s",
+            f"  compiled engine, mapping step             {results['engine_mapping_rows_per_s']:>12,.0f} rows/s",
+            f"  reference interpreter ({REFERENCE_ROWS:,} rows)      {results['reference_interpreter_rows_per_s']:>12,.0f} rows/s",
+            f"  engine / reference                        {results['engine_vs_reference_x']:>12.1f} x     (target >= 30x)",
+            f"  hand-written polars (no errors captured)  {results['hand_written_polars_rows_per_s']:>12,.0f} rows/s",
+            f"  engine time / hand-written time           {results['engine_overhead_vs_hand_written_x']:>12.2f} x",
+            f"  peak RSS of the process                   {results['peak_rss_mb']:>12,.0f} MB    (target < 1,500)",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,13 @@ def run() -> dict[str, float]:
     import os
 
     work = Path(tempfile.mkdtemp(prefix="synclinqs-bench-"))
-    os.environ.update({"SYNCLINQS_STATE_DIR": str(work), "SYNCLINQS_SPECS_DIR": str(work / "specs"),
-                       "SYNCLINQS_PGDATA": str(work / "pgdata")})
+    os.environ.update(
+        {
+            "SYNCLINQS_STATE_DIR": str(work),
+            "SYNCLINQS_SPECS_DIR": str(work / "specs"),
+            "SYNCLINQS_PGDATA": str(work / "pgdata"),
+        }
+    )
     os.environ.pop("SYNCLINQS_DATABASE_URL", None)
     shutil.copytree(SPECS, work / "specs")
     (work / "specs" / "tenants" / "bench-co.yaml").write_text(TENANT_YAML)
@@ -101,8 +106,19 @@ def run() -> dict[str, float]:
             return out
 
         [landed] = zone.list(10)
-        step("intake", lambda: take_in(landed, zone=zone, archive=archive, warehouse=warehouse, catalog=catalog,
-                                       tenants=tenants, keyring=keyring, actor="bench"))
+        step(
+            "intake",
+            lambda: take_in(
+                landed,
+                zone=zone,
+                archive=archive,
+                warehouse=warehouse,
+                catalog=catalog,
+                tenants=tenants,
+                keyring=keyring,
+                actor="bench",
+            ),
+        )
         ctx = PartitionContext(warehouse, keyring, catalog, tenant, tenants["bench-co"], PAY_DATE, "bench")
         files = step("read", lambda: read_files(ctx, archive))
         mapped = step("map", lambda: map_files(ctx, files.frame))
@@ -113,14 +129,24 @@ def run() -> dict[str, float]:
         long_rows = loaded.report.contributions
 
         # The floor: the same long-form rows, COPYed into a plain unindexed table.
-        long = to_long(valid.frame.with_columns(pl.lit(b"x" * 32).alias("__ssn_bi")),
-                       keep=("__ssn_bi", "__file", "__row", "plan_code"))
-        bare = long.select(pl.col("__ssn_bi").alias("bi"), pl.col("__file").alias("file_id"),
-                           pl.col("__row").alias("source_row"), "plan_code", "source_code", "amount_cents",
-                           "loan_number")
+        long = to_long(
+            valid.frame.with_columns(pl.lit(b"x" * 32).alias("__ssn_bi")),
+            keep=("__ssn_bi", "__file", "__row", "plan_code"),
+        )
+        bare = long.select(
+            pl.col("__ssn_bi").alias("bi"),
+            pl.col("__file").alias("file_id"),
+            pl.col("__row").alias("source_row"),
+            "plan_code",
+            "source_code",
+            "amount_cents",
+            "loan_number",
+        )
         with warehouse.engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TEMP TABLE bare_copy (bi bytea, file_id uuid, source_row integer,"
-                                 " plan_code text, source_code text, amount_cents bigint, loan_number text)")
+            conn.exec_driver_sql(
+                "CREATE TEMP TABLE bare_copy (bi bytea, file_id uuid, source_row integer,"
+                " plan_code text, source_code text, amount_cents bigint, loan_number text)"
+            )
             t0 = time.perf_counter()
             loader.copy_frame(conn, "bare_copy", bare)
             copy_seconds = time.perf_counter() - t0
@@ -148,13 +174,15 @@ def run() -> dict[str, float]:
 
 def report(results: dict[str, float]) -> str:
     steps = ", ".join(f"{k[5:-2]} {v:.1f}s" for k, v in results.items() if k.startswith("step_"))
-    return "\n".join([
-        f"pipeline: one partition, {results['employees']:,.0f} employees, {results['long_rows']:,.0f} contribution rows",
-        f"  landed file -> warehouse -> export   {results['rows_per_s']:>12,.0f} rows/s   ({results['total_seconds']:.1f}s: {steps})",
-        f"  bare COPY, unindexed table           {results['copy_rows_per_s']:>12,.0f} rows/s   ({results['copy_seconds']:.1f}s)",
-        f"  partition time / bare COPY           {results['ratio_to_copy']:>12.1f} x        (target <= 4x)",
-        f"  peak RSS of the process              {results['peak_rss_mb']:>12,.0f} MB       (target < 2,000)",
-    ])
+    return "\n".join(
+        [
+            f"pipeline: one partition, {results['employees']:,.0f} employees, {results['long_rows']:,.0f} contribution rows",
+            f"  landed file -> warehouse -> export   {results['rows_per_s']:>12,.0f} rows/s   ({results['total_seconds']:.1f}s: {steps})",
+            f"  bare COPY, unindexed table           {results['copy_rows_per_s']:>12,.0f} rows/s   ({results['copy_seconds']:.1f}s)",
+            f"  partition time / bare COPY           {results['ratio_to_copy']:>12.1f} x        (target <= 4x)",
+            f"  peak RSS of the process              {results['peak_rss_mb']:>12,.0f} MB       (target < 2,000)",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -81,8 +81,10 @@ def db_seed(demo: bool) -> None:
     catalog = _catalog()
     warehouse = _warehouse()
     report = sync_tenants(warehouse, catalog.load_tenants(), KeyRing(provider_from_settings()), actor="cli:seed")
-    click.echo(f"tenants: {len(report.created)} created, {len(report.updated)} updated, "
-               f"{len(report.unchanged)} unchanged, {len(report.deactivated)} deactivated")
+    click.echo(
+        f"tenants: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.deactivated)} deactivated"
+    )
     if demo:
         for slug in report.tenants:
             seed_demo_users(warehouse, warehouse.tenant_by_slug(slug), actor="cli:seed")
@@ -110,8 +112,9 @@ def tenants_sync() -> None:
     from synclinqs_pipelines.security.keyring import KeyRing
     from synclinqs_pipelines.warehouse.tenants import sync_tenants
 
-    report = sync_tenants(_warehouse(), _catalog().load_tenants(), KeyRing(provider_from_settings()),
-                          actor="cli:tenants-sync")
+    report = sync_tenants(
+        _warehouse(), _catalog().load_tenants(), KeyRing(provider_from_settings()), actor="cli:tenants-sync"
+    )
     click.echo(json.dumps(report.__dict__, indent=2))
 
 
@@ -138,8 +141,10 @@ def keys_rotate(slug: str) -> None:
     except UnknownTenantError as exc:
         _fail(str(exc))
     report = rotate_data_key(warehouse, tenant, KeyRing(provider_from_settings()), actor="cli:keys-rotate")
-    click.echo(f"{slug}: data key version {report.new_version}; re-encrypted {report.values_reencrypted} values "
-               f"in {report.rows_reencrypted} rows")
+    click.echo(
+        f"{slug}: data key version {report.new_version}; re-encrypted {report.values_reencrypted} values "
+        f"in {report.rows_reencrypted} rows"
+    )
 
 
 @main.group()
@@ -159,8 +164,11 @@ def audit_verify() -> None:
     if report.ok:
         click.echo(f"audit chain intact: {report.entries_checked} entries verified")
         return
-    click.echo(f"audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
-               f"({report.entries_checked} entries read)", err=True)
+    click.echo(
+        f"audit chain BROKEN at entry {report.first_broken_id}: {report.reason} "
+        f"({report.entries_checked} entries read)",
+        err=True,
+    )
     sys.exit(1)
 
 
@@ -180,8 +188,10 @@ def mapping_list() -> None:
     for name in catalog.known_systems():
         s = catalog.systems[name]
         fmt = s.file.format if s.file else "-"
-        click.echo(f"  {name:<20} {s.kind:<13} {fmt:<12} {'verified' if s.verified else 'unverified'}  "
-                   f"aliases: {', '.join(s.aliases) or '-'}")
+        click.echo(
+            f"  {name:<20} {s.kind:<13} {fmt:<12} {'verified' if s.verified else 'unverified'}  "
+            f"aliases: {', '.join(s.aliases) or '-'}"
+        )
     click.echo("templates:")
     for name in catalog.template_names():
         marker = " (pair file)" if name in catalog.templates else ""
@@ -249,8 +259,14 @@ def mapping_diff(old: Path, new: Path) -> None:
 @click.option("--errors", "errors_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tenant", "slug", default=None, help="Apply this tenant's overrides and lookups.")
 @click.option("--pay-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Defaults to the file's.")
-def mapping_test(template: str, input_path: Path, output_path: Path, errors_path: Path, slug: str | None,
-                 pay_date: dt.datetime | None) -> None:
+def mapping_test(
+    template: str,
+    input_path: Path,
+    output_path: Path,
+    errors_path: Path,
+    slug: str | None,
+    pay_date: dt.datetime | None,
+) -> None:
     """Dry run: map a payroll file to the destination layout without touching the warehouse.
 
     Exits 0 when the file was processed, even with rejected rows (see the errors CSV); non-zero only for
@@ -270,8 +286,9 @@ def mapping_test(template: str, input_path: Path, output_path: Path, errors_path
         except SpecError as exc:
             _fail(str(exc))
     try:
-        summary = dry_run(catalog, template, input_path, output_path, errors_path, tenant,
-                          pay_date.date() if pay_date else None)
+        summary = dry_run(
+            catalog, template, input_path, output_path, errors_path, tenant, pay_date.date() if pay_date else None
+        )
     except (MappingFileError, SpecError) as exc:
         _fail(str(exc))
     click.echo(summary.render())
@@ -329,12 +346,16 @@ def demo_recordkeeper(slugs: tuple[str, ...], inject: str, seed: int, business_d
     for slug in slugs or sorted(tenants):
         system = catalog.system(tenants[slug].recordkeeper.system)
         with warehouse.tenant(warehouse.tenant_by_slug(slug), actor="demo-recordkeeper") as conn:
-            exports = conn.execute(sa.text(
-                "SELECT DISTINCT ON (pay_date) pay_date, uri FROM core.file_exports"
-                " WHERE status IN ('written', 'pending', 'delivered') ORDER BY pay_date, created_at DESC")).all()
+            exports = conn.execute(
+                sa.text(
+                    "SELECT DISTINCT ON (pay_date) pay_date, uri FROM core.file_exports"
+                    " WHERE status IN ('written', 'pending', 'delivered') ORDER BY pay_date, created_at DESC"
+                )
+            ).all()
         for i, (pay_date, uri) in enumerate(exports):
-            confirmation = confirm_export(outbox.get(uri), system, pay_date, seed=seed + i, inject=kinds,
-                                          deposit_business_days=business_days)
+            confirmation = confirm_export(
+                outbox.get(uri), system, pay_date, seed=seed + i, inject=kinds, deposit_business_days=business_days
+            )
             path = write_confirmation(get_settings().inbox, slug, pay_date, confirmation)
             notes = "; ".join(f"{d.kind} {d.detail}" for d in confirmation.injected) or "no discrepancy"
             click.echo(f"{slug} {pay_date}: {confirmation.rows} confirmations -> {path.name} ({notes})")
@@ -359,8 +380,9 @@ def recon_resolve(item_id: str, slug: str, action: str, note: str, actor: str | 
 
     warehouse = _warehouse()
     try:
-        rid = record_resolution(warehouse, warehouse.tenant_by_slug(slug), item_id, action, note,
-                                actor=f"user:{actor or getpass.getuser()}")
+        rid = record_resolution(
+            warehouse, warehouse.tenant_by_slug(slug), item_id, action, note, actor=f"user:{actor or getpass.getuser()}"
+        )
     except ResolutionError as exc:
         _fail(str(exc))
     click.echo(f"resolution {rid} recorded; it shows in marts.fct_reconciliation_items after the next dbt build")
@@ -457,9 +479,15 @@ def pipeline_run(slug: str, pay_date: dt.datetime) -> None:
     with dg.DagsterInstance.get() as instance:
         if not instance.has_dynamic_partition(tenant_partitions.name, slug):
             instance.add_dynamic_partitions(tenant_partitions.name, [slug])
-        result = defs().resolve_job_def("payroll_partition_job").execute_in_process(
-            partition_key=partition_key(slug, pay_date.date().isoformat()), instance=instance,
-            tags={TENANT_TAG: slug}, raise_on_error=False,
+        result = (
+            defs()
+            .resolve_job_def("payroll_partition_job")
+            .execute_in_process(
+                partition_key=partition_key(slug, pay_date.date().isoformat()),
+                instance=instance,
+                tags={TENANT_TAG: slug},
+                raise_on_error=False,
+            )
         )
     click.echo(f"run {result.run_id}: {'succeeded' if result.success else 'failed'}")
     sys.exit(0 if result.success else 1)
@@ -494,8 +522,13 @@ def dev(port: int, no_demo: bool, no_sftp: bool) -> None:
     if not no_demo:
         ctx.invoke(demo_generate, inbox=None)
     prepare_dagster_home(settings.dagster_home)
-    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home), "DO_NOT_TRACK": "1",
-           "DAGSTER_DISABLE_TELEMETRY": "1", "SYNCLINQS_DEMO": "0" if no_demo else "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(settings.dagster_home),
+        "DO_NOT_TRACK": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "SYNCLINQS_DEMO": "0" if no_demo else "1",
+    }
     children = []
     if not no_sftp:
         from synclinqs_pipelines.sftp.server import hash_password
@@ -507,8 +540,18 @@ def dev(port: int, no_demo: bool, no_sftp: bool) -> None:
                 env[var] = hash_password(f"demo-{slug}")
         children.append(subprocess.Popen([sys.executable, "-m", "synclinqs_pipelines.cli", "sftp", "serve"], env=env))
         click.echo(f"SFTP on 127.0.0.1:{settings.sftp_port}: user <tenant-slug>, password demo-<tenant-slug>")
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w",
-           str(settings.project_root / "workspace.yaml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(settings.project_root / "workspace.yaml"),
+    ]
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (sensors and schedules on); Ctrl-C stops everything")
     try:
         subprocess.run(cmd, env=env, cwd=settings.project_root, check=False)

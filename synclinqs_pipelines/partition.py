@@ -81,17 +81,29 @@ def read_files(ctx: PartitionContext, archive: ObjectStore) -> FilesStep:
     with ctx.session() as conn:
         rows = loader.partition_files(conn, ctx.tenant.id, ctx.pay_date)
         if not rows:
-            raise PartitionError(f"tenant {ctx.tenant.slug} has no accepted payroll file for {ctx.pay_date}; "
-                                 "drop one in the inbox first")
+            raise PartitionError(
+                f"tenant {ctx.tenant.slug} has no accepted payroll file for {ctx.pay_date}; drop one in the inbox first"
+            )
         for seq, row in enumerate(rows):
             data = read_archived(archive, row.archive_uri, conn, ctx.keyring, ctx.tenant.id)
             frame = read_source(data, system, row.file_name)
             frames.append(frame.with_columns(pl.lit(str(row.id)).alias(FILE), pl.lit(seq).alias(FILE_SEQ)))
-            files.append({"id": str(row.id), "name": row.file_name, "digest": row.digest_sha256,
-                          "rows": frame.height, "bytes": row.size_bytes})
-            conn.execute(sa.text("UPDATE core.file_uploads SET status = 'processing', rows_total = :n"
-                                 " WHERE organization_id = :org AND id = :id"),
-                         {"n": frame.height, "org": ctx.tenant.id, "id": row.id})
+            files.append(
+                {
+                    "id": str(row.id),
+                    "name": row.file_name,
+                    "digest": row.digest_sha256,
+                    "rows": frame.height,
+                    "bytes": row.size_bytes,
+                }
+            )
+            conn.execute(
+                sa.text(
+                    "UPDATE core.file_uploads SET status = 'processing', rows_total = :n"
+                    " WHERE organization_id = :org AND id = :id"
+                ),
+                {"n": frame.height, "org": ctx.tenant.id, "id": row.id},
+            )
     return FilesStep(pl.concat(frames, how="vertical"), files)
 
 
@@ -118,25 +130,51 @@ def map_files(ctx: PartitionContext, raw: pl.DataFrame) -> MappingStep:
         result = engine.run(resolved.inbound, part.drop(FILE, FILE_SEQ))
         mapped.append(result.frame.with_columns(pl.lit(file_id).alias(FILE), pl.lit(seq).alias(FILE_SEQ)))
         errors.append(result.errors.with_columns(pl.lit(file_id).alias("file"), pl.lit("error").alias("severity")))
-        logs.append({"file": file_id, "rows_in": result.rows_in, "rows_out": result.rows_out,
-                     "errors": result.errors_by_code(), "ms": int((time.perf_counter() - t0) * 1000)})
+        logs.append(
+            {
+                "file": file_id,
+                "rows_in": result.rows_in,
+                "rows_out": result.rows_out,
+                "errors": result.errors_by_code(),
+                "ms": int((time.perf_counter() - t0) * 1000),
+            }
+        )
     frame = pl.concat(mapped, how="vertical")
     all_errors = pl.concat(errors, how="vertical")
     with ctx.session() as conn:
-        loader.replace_errors(conn, ctx.tenant.id, ctx.pay_date, "mapping", all_errors,
-                              file_ids=[log["file"] for log in logs], run_id=ctx.run_id)
+        loader.replace_errors(
+            conn,
+            ctx.tenant.id,
+            ctx.pay_date,
+            "mapping",
+            all_errors,
+            file_ids=[log["file"] for log in logs],
+            run_id=ctx.run_id,
+        )
         for log in logs:
             conn.execute(
-                sa.text("INSERT INTO core.mapping_execution_logs (organization_id, file_upload_id, pay_date, template,"
-                        " spec_digest, rows_in, rows_out, errors_by_code, duration_ms, run_id) VALUES (:org, :f, :pd,"
-                        " :t, :d, :i, :o, CAST(:e AS jsonb), :ms, :run)"),
-                {"org": ctx.tenant.id, "f": log["file"], "pd": ctx.pay_date, "t": ctx.spec.template,
-                 "d": resolved.digest, "i": log["rows_in"], "o": log["rows_out"], "e": json.dumps(log["errors"]),
-                 "ms": log["ms"], "run": ctx.run_id},
+                sa.text(
+                    "INSERT INTO core.mapping_execution_logs (organization_id, file_upload_id, pay_date, template,"
+                    " spec_digest, rows_in, rows_out, errors_by_code, duration_ms, run_id) VALUES (:org, :f, :pd,"
+                    " :t, :d, :i, :o, CAST(:e AS jsonb), :ms, :run)"
+                ),
+                {
+                    "org": ctx.tenant.id,
+                    "f": log["file"],
+                    "pd": ctx.pay_date,
+                    "t": ctx.spec.template,
+                    "d": resolved.digest,
+                    "i": log["rows_in"],
+                    "o": log["rows_out"],
+                    "e": json.dumps(log["errors"]),
+                    "ms": log["ms"],
+                    "run": ctx.run_id,
+                },
             )
     counts = all_errors.group_by("code").len().sort("code").iter_rows() if all_errors.height else []
-    return MappingStep(frame, raw.height, frame.height, dict(counts), resolved.digest,
-                       int((time.perf_counter() - started) * 1000))
+    return MappingStep(
+        frame, raw.height, frame.height, dict(counts), resolved.digest, int((time.perf_counter() - started) * 1000)
+    )
 
 
 # ---- 3. validation ----------------------------------------------------------------------------------
@@ -169,24 +207,43 @@ def validate_rows(ctx: PartitionContext, canonical: pl.DataFrame) -> ValidationS
         ytd = loader.ytd_totals(conn, ctx.tenant.id, ctx.pay_date)
         files = loader.partition_files(conn, ctx.tenant.id, ctx.pay_date)
         totals = conn.execute(
-            sa.text("SELECT coalesce(sum(rows_total), 0) FROM core.file_uploads WHERE organization_id = :org"
-                    " AND id = ANY(CAST(:ids AS uuid[]))"),
+            sa.text(
+                "SELECT coalesce(sum(rows_total), 0) FROM core.file_uploads WHERE organization_id = :org"
+                " AND id = ANY(CAST(:ids AS uuid[]))"
+            ),
             {"org": ctx.tenant.id, "ids": [str(f.id) for f in files]},
         ).scalar_one()
         mapping_rejected = conn.execute(
-            sa.text("SELECT count(DISTINCT (file_upload_id, source_row)) FROM core.error_queue WHERE"
-                    " organization_id = :org AND pay_date = :pd AND stage = 'mapping' AND severity = 'error'"
-                    " AND source_row IS NOT NULL"),
+            sa.text(
+                "SELECT count(DISTINCT (file_upload_id, source_row)) FROM core.error_queue WHERE"
+                " organization_id = :org AND pay_date = :pd AND stage = 'mapping' AND severity = 'error'"
+                " AND source_row IS NOT NULL"
+            ),
             {"org": ctx.tenant.id, "pd": ctx.pay_date},
         ).scalar_one()
     frame = loader.with_ssn_index(canonical, cipher)
     result = validate(frame, ValidationContext(ctx.pay_date, plans, ytd, labels), build_schema(ctx.catalog.canonical))
     with ctx.session() as conn:
-        loader.replace_errors(conn, ctx.tenant.id, ctx.pay_date, "validation", result.errors,
-                              file_ids=[str(f.id) for f in files], run_id=ctx.run_id)
+        loader.replace_errors(
+            conn,
+            ctx.tenant.id,
+            ctx.pay_date,
+            "validation",
+            result.errors,
+            file_ids=[str(f.id) for f in files],
+            run_id=ctx.run_id,
+        )
     warnings = result.errors.filter(pl.col("severity") == "warning").height
-    return ValidationStep(result.accepted, frame.height, result.accepted.height, result.rejected_rows, warnings,
-                          result.counts_by_code(), int(totals), int(mapping_rejected))
+    return ValidationStep(
+        result.accepted,
+        frame.height,
+        result.accepted.height,
+        result.rejected_rows,
+        warnings,
+        result.counts_by_code(),
+        int(totals),
+        int(mapping_rejected),
+    )
 
 
 # ---- 4. load ----------------------------------------------------------------------------------------
@@ -259,29 +316,56 @@ def load_rows(ctx: PartitionContext, canonical: pl.DataFrame, accepted: pl.DataF
         cipher = ctx.keyring.cipher(conn, ctx.tenant.id)
         frame = accepted if "__ssn_bi" in accepted.columns else loader.with_ssn_index(accepted, cipher)
         report = loader.load_partition(conn, ctx.tenant.id, ctx.pay_date, frame, cipher)
-        per_file = canonical.group_by(FILE).len("mapped").join(
-            accepted.group_by(FILE).len("rows_loaded"), on=FILE, how="left").rename({FILE: "file"})
+        per_file = (
+            canonical.group_by(FILE)
+            .len("mapped")
+            .join(accepted.group_by(FILE).len("rows_loaded"), on=FILE, how="left")
+            .rename({FILE: "file"})
+        )
         files = loader.partition_files(conn, ctx.tenant.id, ctx.pay_date)
         totals = {str(f.id): 0 for f in files}
-        rows_total = dict(conn.execute(
-            sa.text("SELECT id::text, rows_total FROM core.file_uploads WHERE organization_id = :org"
-                    " AND id = ANY(CAST(:ids AS uuid[]))"),
-            {"org": ctx.tenant.id, "ids": list(totals)},
-        ).all())
-        status = pl.DataFrame({"file": list(totals), "rows_total": [int(rows_total.get(f) or 0) for f in totals]}).join(
-            per_file.select("file", "rows_loaded"), on="file", how="left").with_columns(pl.col("rows_loaded").fill_null(0))
+        rows_total = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT id::text, rows_total FROM core.file_uploads WHERE organization_id = :org"
+                    " AND id = ANY(CAST(:ids AS uuid[]))"
+                ),
+                {"org": ctx.tenant.id, "ids": list(totals)},
+            ).all()
+        )
+        status = (
+            pl.DataFrame({"file": list(totals), "rows_total": [int(rows_total.get(f) or 0) for f in totals]})
+            .join(per_file.select("file", "rows_loaded"), on="file", how="left")
+            .with_columns(pl.col("rows_loaded").fill_null(0))
+        )
         loader.mark_files_loaded(conn, ctx.tenant.id, status)
         loaded = loader.partition_totals(conn, ctx.tenant.id, ctx.pay_date)
         year = ctx.pay_date.year
-        breaches = conn.execute(IRS_BREACHES, {
-            "org": ctx.tenant.id, "pd": ctx.pay_date, "start": dt.date(year, 1, 1), "end": dt.date(year, 12, 31),
-            "g": limits.elective_402g, "c": limits.annual_additions_415c, "y": year,
-            "cu60": catch_up_limit(limits, 61), "cu50": catch_up_limit(limits, 50),
-        }).scalar_one()
+        breaches = conn.execute(
+            IRS_BREACHES,
+            {
+                "org": ctx.tenant.id,
+                "pd": ctx.pay_date,
+                "start": dt.date(year, 1, 1),
+                "end": dt.date(year, 12, 31),
+                "g": limits.elective_402g,
+                "c": limits.annual_additions_415c,
+                "y": year,
+                "cu60": catch_up_limit(limits, 61),
+                "cu50": catch_up_limit(limits, 50),
+            },
+        ).scalar_one()
         duplicates = conn.execute(DUPLICATES, {"org": ctx.tenant.id, "pd": ctx.pay_date}).scalar_one()
         orphans = conn.execute(ORPHANS, {"org": ctx.tenant.id, "pd": ctx.pay_date}).scalar_one()
-    return LoadStep(report, totals_by_source(canonical), totals_by_source(accepted), loaded, int(breaches),
-                    int(duplicates), int(orphans))
+    return LoadStep(
+        report,
+        totals_by_source(canonical),
+        totals_by_source(accepted),
+        loaded,
+        int(breaches),
+        int(duplicates),
+        int(orphans),
+    )
 
 
 # ---- 5. export --------------------------------------------------------------------------------------
@@ -305,17 +389,20 @@ def export_rows(ctx: PartitionContext, accepted: pl.DataFrame, outbox: ObjectSto
     resolved = ctx.resolved()
     with ctx.session() as conn:
         latest = conn.execute(
-            sa.text("SELECT id, digest_sha256, file_name, uri, count(*) OVER () AS n FROM core.file_exports"
-                    " WHERE organization_id = :org AND pay_date = :pd AND destination_system = :dest"
-                    " ORDER BY created_at DESC LIMIT 1"),
+            sa.text(
+                "SELECT id, digest_sha256, file_name, uri, count(*) OVER () AS n FROM core.file_exports"
+                " WHERE organization_id = :org AND pay_date = :pd AND destination_system = :dest"
+                " ORDER BY created_at DESC LIMIT 1"
+            ),
             {"org": ctx.tenant.id, "pd": ctx.pay_date, "dest": resolved.destination.system},
         ).first()
     # Rows of several files share row numbers: a running key stands in for ROW during the export.
     ordered = accepted.sort(FILE_SEQ, ROW).with_row_index("__key").with_columns(pl.col("__key").cast(pl.Int64))
     rows_in = ordered.drop(ROW, FILE, FILE_SEQ, "__ssn_bi", strict=False).rename({"__key": ROW})
     sequence = int(latest.n) if latest else 1
-    context = export_context(resolved, ctx.spec, ctx.pay_date, tenant_slug=ctx.tenant.slug, sequence=sequence,
-                             file_date=file_date)
+    context = export_context(
+        resolved, ctx.spec, ctx.pay_date, tenant_slug=ctx.tenant.slug, sequence=sequence, file_date=file_date
+    )
     result = export_batch(resolved, rows_in, context)
     digest = hashlib.sha256(result.rendered.data).hexdigest()
     if latest is not None and latest.digest_sha256 != digest:
@@ -326,32 +413,76 @@ def export_rows(ctx: PartitionContext, accepted: pl.DataFrame, outbox: ObjectSto
     totals = totals_by_source(ordered)
     codes = result.errors.group_by("code").len().sort("code").iter_rows() if result.errors.height else []
     if latest is not None and latest.digest_sha256 == digest:
-        return ExportStep(latest.file_name, latest.uri, digest, result.rendered.record_count,
-                          result.rendered.control_total_cents, totals, result.errors.height, True, dict(codes))
+        return ExportStep(
+            latest.file_name,
+            latest.uri,
+            digest,
+            result.rendered.record_count,
+            result.rendered.control_total_cents,
+            totals,
+            result.errors.height,
+            True,
+            dict(codes),
+        )
     uri = outbox.put(f"{ctx.tenant.slug}/{result.rendered.file_name}", result.rendered.data)
     with ctx.session() as conn:
-        conn.execute(sa.text("UPDATE core.file_exports SET status = 'superseded' WHERE organization_id = :org"
-                             " AND pay_date = :pd AND destination_system = :dest AND status IN ('written', 'failed')"),
-                     {"org": ctx.tenant.id, "pd": ctx.pay_date, "dest": resolved.destination.system})
         conn.execute(
-            sa.text("INSERT INTO core.file_exports (organization_id, pay_date, destination_system, file_name, uri,"
-                    " digest_sha256, size_bytes, record_count, control_total_cents, totals_by_source, status, run_id)"
-                    " VALUES (:org, :pd, :dest, :n, :u, :d, :s, :c, :t, CAST(:by AS jsonb), 'written', :run)"),
-            {"org": ctx.tenant.id, "pd": ctx.pay_date, "dest": resolved.destination.system,
-             "n": result.rendered.file_name, "u": uri, "d": digest, "s": len(result.rendered.data),
-             "c": result.rendered.record_count, "t": result.rendered.control_total_cents,
-             "by": json.dumps(totals, sort_keys=True), "run": ctx.run_id},
+            sa.text(
+                "UPDATE core.file_exports SET status = 'superseded' WHERE organization_id = :org"
+                " AND pay_date = :pd AND destination_system = :dest AND status IN ('written', 'failed')"
+            ),
+            {"org": ctx.tenant.id, "pd": ctx.pay_date, "dest": resolved.destination.system},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO core.file_exports (organization_id, pay_date, destination_system, file_name, uri,"
+                " digest_sha256, size_bytes, record_count, control_total_cents, totals_by_source, status, run_id)"
+                " VALUES (:org, :pd, :dest, :n, :u, :d, :s, :c, :t, CAST(:by AS jsonb), 'written', :run)"
+            ),
+            {
+                "org": ctx.tenant.id,
+                "pd": ctx.pay_date,
+                "dest": resolved.destination.system,
+                "n": result.rendered.file_name,
+                "u": uri,
+                "d": digest,
+                "s": len(result.rendered.data),
+                "c": result.rendered.record_count,
+                "t": result.rendered.control_total_cents,
+                "by": json.dumps(totals, sort_keys=True),
+                "run": ctx.run_id,
+            },
         )
         if result.errors.height:
             held = result.errors.join(
-                ordered.select(pl.col("__key").alias("row"), pl.col(ROW).alias("source_row"), pl.col(FILE).alias("file")),
-                on="row", how="left",
-            ).select("file", pl.col("source_row").alias("row"), "field", "code", pl.lit("error").alias("severity"),
-                     "message")
-            loader.replace_errors(conn, ctx.tenant.id, ctx.pay_date, "export", held,
-                                  file_ids=ordered[FILE].unique().to_list(), run_id=ctx.run_id)
-    return ExportStep(result.rendered.file_name, uri, digest, result.rendered.record_count,
-                      result.rendered.control_total_cents, totals, result.errors.height, False, dict(codes))
+                ordered.select(
+                    pl.col("__key").alias("row"), pl.col(ROW).alias("source_row"), pl.col(FILE).alias("file")
+                ),
+                on="row",
+                how="left",
+            ).select(
+                "file", pl.col("source_row").alias("row"), "field", "code", pl.lit("error").alias("severity"), "message"
+            )
+            loader.replace_errors(
+                conn,
+                ctx.tenant.id,
+                ctx.pay_date,
+                "export",
+                held,
+                file_ids=ordered[FILE].unique().to_list(),
+                run_id=ctx.run_id,
+            )
+    return ExportStep(
+        result.rendered.file_name,
+        uri,
+        digest,
+        result.rendered.record_count,
+        result.rendered.control_total_cents,
+        totals,
+        result.errors.height,
+        False,
+        dict(codes),
+    )
 
 
 def new_run_id() -> str:
@@ -376,29 +507,40 @@ def deliver_export(ctx: PartitionContext, outbox: ObjectStore) -> DeliveryStep:
     from synclinqs_pipelines.sftp.delivery import DeliveryFailed, Destination, deliver, pgp_encrypt
 
     with ctx.session() as conn:
-        export = conn.execute(sa.text(
-            "SELECT id, file_name, uri, status FROM core.file_exports WHERE organization_id = :o AND pay_date = :pd"
-            " AND status <> 'superseded' ORDER BY created_at DESC LIMIT 1"), {"o": ctx.tenant.id, "pd": ctx.pay_date}).first()
+        export = conn.execute(
+            sa.text(
+                "SELECT id, file_name, uri, status FROM core.file_exports WHERE organization_id = :o AND pay_date = :pd"
+                " AND status <> 'superseded' ORDER BY created_at DESC LIMIT 1"
+            ),
+            {"o": ctx.tenant.id, "pd": ctx.pay_date},
+        ).first()
     if export is None:
-        raise PartitionError(f"no export for {ctx.tenant.slug} and {ctx.pay_date}; materialize recordkeeper_export first")
+        raise PartitionError(
+            f"no export for {ctx.tenant.slug} and {ctx.pay_date}; materialize recordkeeper_export first"
+        )
     spec = ctx.spec.sftp_outbound
     if spec is None:
         return DeliveryStep("not_configured", export.file_name, 0, "")
     data, name = outbox.get(export.uri), export.file_name
     if ctx.catalog.system(ctx.spec.recordkeeper.system).pgp_encrypt:
         if not spec.pgp_public_key_file:
-            raise PartitionError(f"{ctx.spec.recordkeeper.system} files must be PGP-encrypted: set "
-                                 f"sftp_outbound.pgp_public_key_file in the tenant file of {ctx.tenant.slug}")
+            raise PartitionError(
+                f"{ctx.spec.recordkeeper.system} files must be PGP-encrypted: set "
+                f"sftp_outbound.pgp_public_key_file in the tenant file of {ctx.tenant.slug}"
+            )
         data, name = pgp_encrypt(data, ctx.catalog.root.parent / Path(spec.pgp_public_key_file)), f"{name}.pgp"
     dest = Destination.from_spec(spec)
 
     def set_status(status: str, reason: str | None = None) -> None:
         with ctx.session() as conn:
-            conn.execute(sa.text(
-                "UPDATE core.file_exports SET status = :s, status_reason = :r, attempts = attempts + :a,"
-                " delivered_at = CASE WHEN :s = 'delivered' THEN now() ELSE delivered_at END"
-                " WHERE organization_id = :o AND id = :id"),
-                {"s": status, "r": reason, "a": 1 if status != "running" else 0, "o": ctx.tenant.id, "id": export.id})
+            conn.execute(
+                sa.text(
+                    "UPDATE core.file_exports SET status = :s, status_reason = :r, attempts = attempts + :a,"
+                    " delivered_at = CASE WHEN :s = 'delivered' THEN now() ELSE delivered_at END"
+                    " WHERE organization_id = :o AND id = :id"
+                ),
+                {"s": status, "r": reason, "a": 1 if status != "running" else 0, "o": ctx.tenant.id, "id": export.id},
+            )
 
     set_status("running")
     try:
@@ -406,11 +548,19 @@ def deliver_export(ctx: PartitionContext, outbox: ObjectStore) -> DeliveryStep:
     except DeliveryFailed as exc:
         set_status("failed", str(exc))
         with ctx.session() as conn:
-            conn.execute(sa.text(
-                "INSERT INTO core.notifications (organization_id, severity, kind, title, message, link, dedupe_key)"
-                " VALUES (:o, 'error', 'delivery_failed', :t, :m, :l, :k) ON CONFLICT DO NOTHING"),
-                {"o": ctx.tenant.id, "t": f"Delivery failed: {name}", "m": f"{exc} Re-run export_delivery to retry.",
-                 "l": f"partition/{ctx.tenant.slug}|{ctx.pay_date}", "k": f"delivery:{export.id}:{time.time():.0f}"})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO core.notifications (organization_id, severity, kind, title, message, link, dedupe_key)"
+                    " VALUES (:o, 'error', 'delivery_failed', :t, :m, :l, :k) ON CONFLICT DO NOTHING"
+                ),
+                {
+                    "o": ctx.tenant.id,
+                    "t": f"Delivery failed: {name}",
+                    "m": f"{exc} Re-run export_delivery to retry.",
+                    "l": f"partition/{ctx.tenant.slug}|{ctx.pay_date}",
+                    "k": f"delivery:{export.id}:{time.time():.0f}",
+                },
+            )
         raise
     set_status("delivered")
     return DeliveryStep("delivered" if result.outcome == "uploaded" else "skipped", name, result.attempts, dest.target)

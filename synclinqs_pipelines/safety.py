@@ -15,8 +15,18 @@ from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-KNOWN_SAFE = ("PartitionError", "MappingFileError", "SpecError", "UnknownTenantError", "KeyProviderError",
-              "DecryptionError", "Failure", "RetryRequested", "DagsterExecutionInterruptedError", "DeliveryFailed")
+KNOWN_SAFE = (
+    "PartitionError",
+    "MappingFileError",
+    "SpecError",
+    "UnknownTenantError",
+    "KeyProviderError",
+    "DecryptionError",
+    "Failure",
+    "RetryRequested",
+    "DagsterExecutionInterruptedError",
+    "DeliveryFailed",
+)
 
 
 class ScrubbedError(RuntimeError):
@@ -48,6 +58,7 @@ def scrubbed(fn: F) -> F:
     resolved = inspect.signature(fn, eval_str=True)
 
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
             try:

@@ -40,8 +40,8 @@ if EXTERNAL:
     from sqlalchemy.engine import make_url
 
     TEST_DB = f"synclinqs_test_{uuid.uuid4().hex[:8]}"
-    os.environ["SYNCLINQS_DATABASE_URL"] = make_url(EXTERNAL).set(database=TEST_DB).render_as_string(
-        hide_password=False
+    os.environ["SYNCLINQS_DATABASE_URL"] = (
+        make_url(EXTERNAL).set(database=TEST_DB).render_as_string(hide_password=False)
     )
 else:
     os.environ.pop("SYNCLINQS_DATABASE_URL", None)
@@ -103,8 +103,10 @@ def make_tenant(warehouse: object, keyring: object):  # type: ignore[no-untyped-
         tenant = wh.tenant_by_slug(slug)
         with wh.tenant(tenant, actor="test") as conn:
             conn.execute(
-                sa.text("INSERT INTO core.plans (organization_id, plan_code, name, has_roth)"
-                        " VALUES (:o, :c, 'Test plan', :r)"),
+                sa.text(
+                    "INSERT INTO core.plans (organization_id, plan_code, name, has_roth)"
+                    " VALUES (:o, :c, 'Test plan', :r)"
+                ),
                 {"o": tenant.id, "c": plan_code, "r": has_roth},
             )
             keyring.ensure_keys(conn, tenant.id)  # type: ignore[attr-defined]

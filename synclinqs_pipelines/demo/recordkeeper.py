@@ -46,8 +46,12 @@ def read_export(data: bytes, system: SystemSpec) -> pl.DataFrame:
         body = b"\n".join(data.rstrip(b"\r\n").splitlines()[:-1]) + b"\n"
     skip = len(layout.preamble) + (1 if layout.header_record else 0)
     fields = [f for f in system.fields if f.constant is None]
-    spec = system.model_copy(update={"file": layout.model_copy(update={"skip_rows": skip}),
-                                     "fields": [f.model_copy(update={"required": False}) for f in fields]})
+    spec = system.model_copy(
+        update={
+            "file": layout.model_copy(update={"skip_rows": skip}),
+            "fields": [f.model_copy(update={"required": False}) for f in fields],
+        }
+    )
     return read_source(body, spec, "export")
 
 
@@ -69,8 +73,15 @@ def _parse_money(text: str | None, fixed: bool) -> int:
     return sign * (abs(int(whole or 0)) * 100 + int((frac + "00")[:2]))
 
 
-def confirm_export(data: bytes, system: SystemSpec, pay_date: dt.date, *, seed: int = 0,
-                   inject: tuple[str, ...] = (), deposit_business_days: int = 2) -> Confirmation:
+def confirm_export(
+    data: bytes,
+    system: SystemSpec,
+    pay_date: dt.date,
+    *,
+    seed: int = 0,
+    inject: tuple[str, ...] = (),
+    deposit_business_days: int = 2,
+) -> Confirmation:
     assert system.confirmation is not None, f"{system.system} has no confirmation layout"
     fixed = system.file is not None and system.file.format == "fixed_width"
     frame = read_export(data, system)
@@ -88,12 +99,18 @@ def confirm_export(data: bytes, system: SystemSpec, pay_date: dt.date, *, seed: 
                 continue
             loan_field = f.name.replace("payment", "number").replace("_id", "_id")
             loan = record.get(loan_field) if "loan" in f.name else None
-            rows.append({
-                "PLAN NUMBER": record.get("plan_number") or "", "SSN": f"{ssn[:3]}-{ssn[3:5]}-{ssn[5:]}",
-                "EMPLOYEE ID": record.get("employee_id") or "", "PAYROLL DATE": pay_date.strftime("%m/%d/%Y"),
-                "SOURCE": reverse[(f.sources or ["PRETAX"])[0]], "AMOUNT": dollars_text(cents),
-                "DEPOSIT DATE": deposit.strftime("%m/%d/%Y"), "LOAN NUMBER": loan or "",
-            })
+            rows.append(
+                {
+                    "PLAN NUMBER": record.get("plan_number") or "",
+                    "SSN": f"{ssn[:3]}-{ssn[3:5]}-{ssn[5:]}",
+                    "EMPLOYEE ID": record.get("employee_id") or "",
+                    "PAYROLL DATE": pay_date.strftime("%m/%d/%Y"),
+                    "SOURCE": reverse[(f.sources or ["PRETAX"])[0]],
+                    "AMOUNT": dollars_text(cents),
+                    "DEPOSIT DATE": deposit.strftime("%m/%d/%Y"),
+                    "LOAN NUMBER": loan or "",
+                }
+            )
     rng = random.Random(seed)
     injected: list[Injected] = []
     people = sorted({r["SSN"] for r in rows})
@@ -110,8 +127,16 @@ def confirm_export(data: bytes, system: SystemSpec, pay_date: dt.date, *, seed: 
             injected.append(Injected(kind, row["SSN"], f"one {row['SOURCE']} amount off by a few cents"))
         elif kind == "extra":
             ssn = f"7{rng.randint(10, 99)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}"
-            rows.append({**rows[0], "SSN": ssn, "EMPLOYEE ID": "UNKNOWN", "AMOUNT": "12.34",
-                         "SOURCE": reverse["PRETAX"], "LOAN NUMBER": ""})
+            rows.append(
+                {
+                    **rows[0],
+                    "SSN": ssn,
+                    "EMPLOYEE ID": "UNKNOWN",
+                    "AMOUNT": "12.34",
+                    "SOURCE": reverse["PRETAX"],
+                    "LOAN NUMBER": "",
+                }
+            )
             injected.append(Injected(kind, ssn, "a participant the export did not have"))
         elif kind == "late":
             # Past the 15th business day of the next month, whatever the plan's size.
@@ -120,8 +145,20 @@ def confirm_export(data: bytes, system: SystemSpec, pay_date: dt.date, *, seed: 
                 r["DEPOSIT DATE"] = late
             injected.append(Injected(kind, "", "deposited 40 weekdays after the pay date"))
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["PLAN NUMBER", "SSN", "EMPLOYEE ID", "PAYROLL DATE", "SOURCE", "AMOUNT",
-                                             "DEPOSIT DATE", "LOAN NUMBER"], lineterminator="\r\n")
+    writer = csv.DictWriter(
+        buf,
+        fieldnames=[
+            "PLAN NUMBER",
+            "SSN",
+            "EMPLOYEE ID",
+            "PAYROLL DATE",
+            "SOURCE",
+            "AMOUNT",
+            "DEPOSIT DATE",
+            "LOAN NUMBER",
+        ],
+        lineterminator="\r\n",
+    )
     writer.writeheader()
     writer.writerows(rows)
     return Confirmation(buf.getvalue().encode(), len(rows), injected)

@@ -56,17 +56,30 @@ def pay_date_of(data: bytes, name: str, catalog: SpecCatalog, tenant: TenantSpec
     return Counter(dates).most_common(1)[0][0]  # type: ignore[no-any-return]
 
 
-def take_in(f: LandedFile, *, zone: LandingZone, archive: ObjectStore, warehouse: Warehouse, catalog: SpecCatalog,
-            tenants: dict[str, TenantSpec], keyring: KeyRing, actor: str) -> Intake:
+def take_in(
+    f: LandedFile,
+    *,
+    zone: LandingZone,
+    archive: ObjectStore,
+    warehouse: Warehouse,
+    catalog: SpecCatalog,
+    tenants: dict[str, TenantSpec],
+    keyring: KeyRing,
+    actor: str,
+) -> Intake:
     data = zone.read(f)
     digest = hashlib.sha256(data).hexdigest()
     tenant_spec = tenants.get(f.tenant_folder or "")
     if tenant_spec is None or not tenant_spec.active:
-        reason = (f"'{f.tenant_folder}' is not a tenant folder; files go in <inbox>/<tenant-slug>/"
-                  if f.tenant_folder else "file is not in a tenant folder; files go in <inbox>/<tenant-slug>/")
+        reason = (
+            f"'{f.tenant_folder}' is not a tenant folder; files go in <inbox>/<tenant-slug>/"
+            if f.tenant_folder
+            else "file is not in a tenant folder; files go in <inbox>/<tenant-slug>/"
+        )
         zone.quarantine(f, reason)
-        warehouse.record_event("file_quarantined", None, {"file_name": f.name, "reason": reason, "digest": digest},
-                               actor=actor)
+        warehouse.record_event(
+            "file_quarantined", None, {"file_name": f.name, "reason": reason, "digest": digest}, actor=actor
+        )
         return Intake("quarantined", f.tenant_folder, f.kind, f.name, digest, reason=reason)
     tenant = warehouse.tenant_by_slug(tenant_spec.slug)
 
@@ -89,8 +102,10 @@ def take_in(f: LandedFile, *, zone: LandingZone, archive: ObjectStore, warehouse
 
     with warehouse.tenant(tenant, actor=actor) as conn:
         existing = conn.execute(
-            sa.text("SELECT id, file_name, landing_uri, pay_date FROM core.file_uploads WHERE organization_id = :org"
-                    " AND kind = :kind AND digest_sha256 = :d AND status NOT IN ('duplicate', 'quarantined')"),
+            sa.text(
+                "SELECT id, file_name, landing_uri, pay_date FROM core.file_uploads WHERE organization_id = :org"
+                " AND kind = :kind AND digest_sha256 = :d AND status NOT IN ('duplicate', 'quarantined')"
+            ),
             {"org": tenant.id, "kind": f.kind, "d": digest},
         ).first()
         if existing is not None and existing.landing_uri == zone.uri(f):
@@ -98,52 +113,106 @@ def take_in(f: LandedFile, *, zone: LandingZone, archive: ObjectStore, warehouse
             result = Intake("accepted", tenant.slug, f.kind, f.name, digest, existing.pay_date, existing.id)
         elif existing is not None:
             dup_id = conn.execute(
-                sa.text("INSERT INTO core.file_uploads (organization_id, kind, file_name, landing_uri, digest_sha256,"
-                        " size_bytes, pay_date, status, status_reason, duplicate_of) VALUES (:org, :kind, :n, :u, :d,"
-                        " :s, :pd, 'duplicate', :r, :dup) RETURNING id"),
-                {"org": tenant.id, "kind": f.kind, "n": f.name, "u": zone.uri(f), "d": digest, "s": f.size,
-                 "pd": existing.pay_date, "r": f"same bytes as {existing.file_name}", "dup": existing.id},
+                sa.text(
+                    "INSERT INTO core.file_uploads (organization_id, kind, file_name, landing_uri, digest_sha256,"
+                    " size_bytes, pay_date, status, status_reason, duplicate_of) VALUES (:org, :kind, :n, :u, :d,"
+                    " :s, :pd, 'duplicate', :r, :dup) RETURNING id"
+                ),
+                {
+                    "org": tenant.id,
+                    "kind": f.kind,
+                    "n": f.name,
+                    "u": zone.uri(f),
+                    "d": digest,
+                    "s": f.size,
+                    "pd": existing.pay_date,
+                    "r": f"same bytes as {existing.file_name}",
+                    "dup": existing.id,
+                },
             ).scalar_one()
-            result = Intake("duplicate", tenant.slug, f.kind, f.name, digest, existing.pay_date, dup_id,
-                            duplicate_of=existing.id, reason=f"same bytes as {existing.file_name}")
+            result = Intake(
+                "duplicate",
+                tenant.slug,
+                f.kind,
+                f.name,
+                digest,
+                existing.pay_date,
+                dup_id,
+                duplicate_of=existing.id,
+                reason=f"same bytes as {existing.file_name}",
+            )
             conn.execute(
-                sa.text("INSERT INTO core.notifications (organization_id, severity, kind, title, message, dedupe_key)"
-                        " VALUES (:org, 'info', 'duplicate_file', :t, :m, :k) ON CONFLICT DO NOTHING"),
-                {"org": tenant.id, "t": "Duplicate file ignored",
-                 "m": f"{f.name} has the same content as {existing.file_name}; nothing was loaded twice.",
-                 "k": f"duplicate:{dup_id}"},
+                sa.text(
+                    "INSERT INTO core.notifications (organization_id, severity, kind, title, message, dedupe_key)"
+                    " VALUES (:org, 'info', 'duplicate_file', :t, :m, :k) ON CONFLICT DO NOTHING"
+                ),
+                {
+                    "org": tenant.id,
+                    "t": "Duplicate file ignored",
+                    "m": f"{f.name} has the same content as {existing.file_name}; nothing was loaded twice.",
+                    "k": f"duplicate:{dup_id}",
+                },
             )
         elif problem is not None:
             uri = zone.quarantine(f, problem)
             quarantined_id = conn.execute(
-                sa.text("INSERT INTO core.file_uploads (organization_id, kind, file_name, landing_uri, archive_uri,"
-                        " digest_sha256, size_bytes, status, status_reason) VALUES (:org, :kind, :n, :u, :q, :d, :s,"
-                        " 'quarantined', :r) RETURNING id"),
-                {"org": tenant.id, "kind": f.kind, "n": f.name, "u": zone.uri(f), "q": uri, "d": digest,
-                 "s": f.size, "r": problem},
+                sa.text(
+                    "INSERT INTO core.file_uploads (organization_id, kind, file_name, landing_uri, archive_uri,"
+                    " digest_sha256, size_bytes, status, status_reason) VALUES (:org, :kind, :n, :u, :q, :d, :s,"
+                    " 'quarantined', :r) RETURNING id"
+                ),
+                {
+                    "org": tenant.id,
+                    "kind": f.kind,
+                    "n": f.name,
+                    "u": zone.uri(f),
+                    "q": uri,
+                    "d": digest,
+                    "s": f.size,
+                    "r": problem,
+                },
             ).scalar_one()
-            return Intake("quarantined", tenant.slug, f.kind, f.name, digest, file_upload_id=quarantined_id,
-                          reason=problem)
+            return Intake(
+                "quarantined", tenant.slug, f.kind, f.name, digest, file_upload_id=quarantined_id, reason=problem
+            )
         else:
             cipher = keyring.cipher(conn, tenant.id)
-            archive_uri = archive.put(f"{tenant.slug}/{f.kind}/{digest}.enc",
-                                      cipher.encrypt_bytes(ARCHIVE_TABLE, ARCHIVE_COLUMN, data))
+            archive_uri = archive.put(
+                f"{tenant.slug}/{f.kind}/{digest}.enc", cipher.encrypt_bytes(ARCHIVE_TABLE, ARCHIVE_COLUMN, data)
+            )
             # A corrected file sent under the same name replaces the earlier one for its pay date.
-            superseded = conn.execute(
-                sa.text("UPDATE core.file_uploads SET status = 'superseded', status_reason = 'replaced by a newer'"
+            superseded = (
+                conn.execute(
+                    sa.text(
+                        "UPDATE core.file_uploads SET status = 'superseded', status_reason = 'replaced by a newer'"
                         " || ' file of the same name' WHERE organization_id = :org AND kind = :kind AND pay_date = :pd"
-                        " AND file_name = :n AND status NOT IN ('duplicate', 'quarantined', 'superseded') RETURNING id"),
-                {"org": tenant.id, "kind": f.kind, "pd": pay_date, "n": f.name},
-            ).scalars().all()
+                        " AND file_name = :n AND status NOT IN ('duplicate', 'quarantined', 'superseded') RETURNING id"
+                    ),
+                    {"org": tenant.id, "kind": f.kind, "pd": pay_date, "n": f.name},
+                )
+                .scalars()
+                .all()
+            )
             new_id = conn.execute(
-                sa.text("INSERT INTO core.file_uploads (organization_id, kind, file_name, landing_uri, archive_uri,"
-                        " digest_sha256, size_bytes, pay_date, status) VALUES (:org, :kind, :n, :u, :a, :d, :s, :pd,"
-                        " 'received') RETURNING id"),
-                {"org": tenant.id, "kind": f.kind, "n": f.name, "u": zone.uri(f), "a": archive_uri, "d": digest,
-                 "s": f.size, "pd": pay_date},
+                sa.text(
+                    "INSERT INTO core.file_uploads (organization_id, kind, file_name, landing_uri, archive_uri,"
+                    " digest_sha256, size_bytes, pay_date, status) VALUES (:org, :kind, :n, :u, :a, :d, :s, :pd,"
+                    " 'received') RETURNING id"
+                ),
+                {
+                    "org": tenant.id,
+                    "kind": f.kind,
+                    "n": f.name,
+                    "u": zone.uri(f),
+                    "a": archive_uri,
+                    "d": digest,
+                    "s": f.size,
+                    "pd": pay_date,
+                },
             ).scalar_one()
-            result = Intake("accepted", tenant.slug, f.kind, f.name, digest, pay_date, new_id,
-                            superseded=tuple(superseded))
+            result = Intake(
+                "accepted", tenant.slug, f.kind, f.name, digest, pay_date, new_id, superseded=tuple(superseded)
+            )
     zone.remove(f)
     return result
 

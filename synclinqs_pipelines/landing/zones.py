@@ -116,13 +116,15 @@ class LocalObjectStore:
     def get(self, uri: str) -> bytes:
         if not uri.startswith("file://"):
             raise ValueError(f"not a local file URI: {uri}")
-        return Path(uri[len("file://"):]).read_bytes()
+        return Path(uri[len("file://") :]).read_bytes()
 
 
 class S3LandingZone:
     """An S3 prefix as the inbox; `client` is a boto3 S3 client (dagster-aws's S3Resource gives one)."""
 
-    def __init__(self, client: Any, bucket: str, prefix: str = "inbox/", quarantine_prefix: str = "quarantine/") -> None:
+    def __init__(
+        self, client: Any, bucket: str, prefix: str = "inbox/", quarantine_prefix: str = "quarantine/"
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
@@ -133,7 +135,7 @@ class S3LandingZone:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             for obj in page.get("Contents", []):
-                key = obj["Key"][len(self.prefix):]
+                key = obj["Key"][len(self.prefix) :]
                 if not key or not all(_complete(p) for p in key.split("/")):
                     continue
                 found.append(_classify(key, int(obj["Size"]), obj["LastModified"].timestamp()))
@@ -151,8 +153,9 @@ class S3LandingZone:
 
     def quarantine(self, f: LandedFile, reason: str) -> str:
         target = f"{self.quarantine_prefix}{f.tenant_folder or '_unknown'}/{time.strftime('%Y%m%dT%H%M%S')}_{f.name}"
-        self.client.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket,
-                                                                            "Key": self.prefix + f.key})
+        self.client.copy_object(
+            Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": self.prefix + f.key}
+        )
         self.client.put_object(Bucket=self.bucket, Key=f"{target}.reason.txt", Body=(reason + "\n").encode())
         self.remove(f)
         return f"s3://{self.bucket}/{target}"
@@ -169,5 +172,5 @@ class S3ObjectStore:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
     def get(self, uri: str) -> bytes:
-        bucket, _, key = uri[len("s3://"):].partition("/")
+        bucket, _, key = uri[len("s3://") :].partition("/")
         return bytes(self.client.get_object(Bucket=bucket, Key=key)["Body"].read())

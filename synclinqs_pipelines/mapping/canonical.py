@@ -44,15 +44,21 @@ def to_long(canonical: pl.DataFrame, keep: tuple[str, ...] = (ROW, "ssn", "pay_d
             parts.append(
                 canonical.lazy()
                 .filter(pl.col(column).fill_null(0) != 0)
-                .select(*keep, pl.lit(code).alias("source_code"), pl.col(column).alias("amount_cents"),
-                        loan.alias("loan_number"))
+                .select(
+                    *keep,
+                    pl.lit(code).alias("source_code"),
+                    pl.col(column).alias("amount_cents"),
+                    loan.alias("loan_number"),
+                )
             )
     return pl.concat(parts).collect()
 
 
 def totals_by_source(canonical: pl.DataFrame) -> dict[str, int]:
     sums = canonical.select(
-        [pl.sum_horizontal([pl.col(c).fill_null(0) for c in cols]).sum().alias(code)
-         for code, cols in SOURCE_COLUMNS.items()]
+        [
+            pl.sum_horizontal([pl.col(c).fill_null(0) for c in cols]).sum().alias(code)
+            for code, cols in SOURCE_COLUMNS.items()
+        ]
     ).row(0, named=True)
     return {code: int(v or 0) for code, v in sums.items()}

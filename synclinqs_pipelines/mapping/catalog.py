@@ -163,22 +163,27 @@ class SpecCatalog:
             overrides = pair.overrides
         else:
             if "_to_" not in name:
-                raise SpecError(self.root / "templates", [f"unknown template '{name}'; known: "
-                                                          + ", ".join(self.template_names())])
+                raise SpecError(
+                    self.root / "templates", [f"unknown template '{name}'; known: " + ", ".join(self.template_names())]
+                )
             a, b = name.split("_to_", 1)
             try:
                 src, dst = self.system(a), self.system(b)
             except KeyError as exc:
-                raise SpecError(self.root / "templates", [
-                    f"template '{name}': unknown system '{exc.args[0]}'; known: " + ", ".join(sorted(self.aliases))
-                ]) from None
+                raise SpecError(
+                    self.root / "templates",
+                    [f"template '{name}': unknown system '{exc.args[0]}'; known: " + ", ".join(sorted(self.aliases))],
+                ) from None
             try:
                 in_name, out_name = self._spoke(src.system, CANONICAL)[0], self._spoke(CANONICAL, dst.system)[0]
             except KeyError as exc:
-                raise SpecError(self.root / "templates", [
-                    f"template '{name}': no spoke template '{exc.args[0]}' (payroll systems map to the "
-                    "canonical model, the canonical model maps to recordkeepers)"
-                ]) from None
+                raise SpecError(
+                    self.root / "templates",
+                    [
+                        f"template '{name}': no spoke template '{exc.args[0]}' (payroll systems map to the "
+                        "canonical model, the canonical model maps to recordkeepers)"
+                    ],
+                ) from None
             overrides = None
         inbound_tpl, outbound_tpl = self.templates[in_name], self.templates[out_name]
         files += [str(self.template_paths[in_name]), str(self.template_paths[out_name])]
@@ -249,7 +254,10 @@ class SpecCatalog:
         problems = []
         if tenant.slug != path.stem:
             problems.append(f"slug: '{tenant.slug}' must match the file name '{path.stem}'")
-        for key, ref, kind in (("payroll", tenant.payroll, "payroll"), ("recordkeeper", tenant.recordkeeper, "recordkeeper")):
+        for key, ref, kind in (
+            ("payroll", tenant.payroll, "payroll"),
+            ("recordkeeper", tenant.recordkeeper, "recordkeeper"),
+        ):
             try:
                 spec = self.system(ref.system)
             except KeyError:
@@ -270,11 +278,15 @@ class SpecCatalog:
                 problems.extend(f"template: {p}" for p in exc.problems)
             else:
                 if resolved.source.system != self.system(tenant.payroll.system).system:
-                    problems.append(f"template: '{tenant.template}' reads {resolved.source.system}, "
-                                    f"but payroll.system is {tenant.payroll.system}")
+                    problems.append(
+                        f"template: '{tenant.template}' reads {resolved.source.system}, "
+                        f"but payroll.system is {tenant.payroll.system}"
+                    )
                 if resolved.destination.system != self.system(tenant.recordkeeper.system).system:
-                    problems.append(f"template: '{tenant.template}' writes {resolved.destination.system}, "
-                                    f"but recordkeeper.system is {tenant.recordkeeper.system}")
+                    problems.append(
+                        f"template: '{tenant.template}' writes {resolved.destination.system}, "
+                        f"but recordkeeper.system is {tenant.recordkeeper.system}"
+                    )
         if problems:
             raise SpecError(path, problems)
         return tenant

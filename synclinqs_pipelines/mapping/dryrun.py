@@ -45,8 +45,15 @@ class DryRunSummary:
         return "\n".join(lines)
 
 
-def dry_run(catalog: SpecCatalog, template: str, input_path: Path, output_path: Path, errors_path: Path,
-            tenant: TenantSpec | None, pay_date: dt.date | None) -> DryRunSummary:
+def dry_run(
+    catalog: SpecCatalog,
+    template: str,
+    input_path: Path,
+    output_path: Path,
+    errors_path: Path,
+    tenant: TenantSpec | None,
+    pay_date: dt.date | None,
+) -> DryRunSummary:
     resolved = catalog.resolve(template, tenant)
     frame = read_file(input_path, resolved.source)
     inbound = engine.run(resolved.inbound, frame)

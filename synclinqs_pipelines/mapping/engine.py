@@ -106,15 +106,14 @@ class _Builder:
             fallback = key if p.on_missing == "source" else pl.lit(p.default)
             return pl.when(found).then(mapped).otherwise(fallback), []
         if isinstance(p, MultiFieldPlan):
-            joined = pl.concat_str([tf._blank_to_null(pl.col(s)) for s in p.sources], separator=p.separator,
-                                   ignore_nulls=True)
+            joined = pl.concat_str(
+                [tf._blank_to_null(pl.col(s)) for s in p.sources], separator=p.separator, ignore_nulls=True
+            )
             return pl.when(joined == "").then(None).otherwise(joined), []
         if isinstance(p, CalculatedPlan):
             return ex.round_polars(ex.to_polars(p.formula, self.typed), p.rounding), []
         if isinstance(p, ConditionalPlan):
-            default = (
-                ex.to_polars(p.default_formula, self.typed) if p.default_formula else pl.lit(p.default)
-            )
+            default = ex.to_polars(p.default_formula, self.typed) if p.default_formula else pl.lit(p.default)
             chain: Any = None
             for cond, value, formula in p.cases:
                 result = ex.to_polars(formula, self.typed) if formula else pl.lit(value)
@@ -222,8 +221,10 @@ def run(plan: MappingPlan, frame: pl.DataFrame) -> MappingResult:
                 value = pl.col(current[cid])
                 for j, (input_col, failed_col, (name, params)) in enumerate(fails[cid]):
                     keep_in, keep_failed = f"__f{i}_in{j}", f"__f{i}_failed{j}"
-                    selects += [pl.col(failed_col).alias(keep_failed),
-                                pl.when(pl.col(failed_col)).then(pl.col(input_col)).alias(keep_in)]
+                    selects += [
+                        pl.col(failed_col).alias(keep_failed),
+                        pl.when(pl.col(failed_col)).then(pl.col(input_col)).alias(keep_in),
+                    ]
                     step_refs.append(_StepRef(i, keep_in, keep_failed, name, params))
             errors: list[tuple[pl.Expr, str]] = []
         else:
@@ -264,17 +265,26 @@ def _classify(out: pl.DataFrame, plan: MappingPlan, refs: list[_StepRef]) -> lis
         codes = [transform.scalar(v, ref.params, {})[1] for v in failed[ref.input_column].to_list()]
         failed = failed.with_columns(pl.Series("__code", codes, dtype=pl.String)).filter(pl.col("__code").is_not_null())
         label = plan.fields[ref.field_index].label
-        parts.append(failed.select(
-            pl.col(ROW).cast(pl.Int64).alias("row"), pl.lit(label).alias("field"), pl.col("__code").alias("code"),
-            error_message_expr(pl.col("__code"), label).alias("message"),
-        ))
+        parts.append(
+            failed.select(
+                pl.col(ROW).cast(pl.Int64).alias("row"),
+                pl.lit(label).alias("field"),
+                pl.col("__code").alias("code"),
+                error_message_expr(pl.col("__code"), label).alias("message"),
+            )
+        )
         rows = failed[ROW]
         claimed[ref.field_index] = rows if earlier is None else pl.concat([earlier, rows])
     return parts
 
 
-def _split(out: pl.DataFrame, plan: MappingPlan, error_cols: list[tuple[str, str]],
-           column_errors: list[tuple[str, str]], step_errors: list[pl.DataFrame]) -> MappingResult:
+def _split(
+    out: pl.DataFrame,
+    plan: MappingPlan,
+    error_cols: list[tuple[str, str]],
+    column_errors: list[tuple[str, str]],
+    step_errors: list[pl.DataFrame],
+) -> MappingResult:
     mask_parts = [
         out.lazy()
         .filter(pl.col(column).is_not_null())
@@ -292,15 +302,17 @@ def _split(out: pl.DataFrame, plan: MappingPlan, error_cols: list[tuple[str, str
     by_mask = by_mask.join(by_step.select("row", "field"), on=["row", "field"], how="anti")
     parts = [by_step, by_mask]
     if column_errors:
-        parts.append(pl.DataFrame(
-            {
-                "row": [None] * len(column_errors),
-                "field": [label for label, _ in column_errors],
-                "code": [code for _, code in column_errors],
-                "message": [f"{label} {MESSAGES[code]}" for label, code in column_errors],
-            },
-            schema=ERROR_SCHEMA,
-        ))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "row": [None] * len(column_errors),
+                    "field": [label for label, _ in column_errors],
+                    "code": [code for _, code in column_errors],
+                    "message": [f"{label} {MESSAGES[code]}" for label, code in column_errors],
+                },
+                schema=ERROR_SCHEMA,
+            )
+        )
     errors = pl.concat(parts).unique(keep="first", maintain_order=True).sort("row", nulls_last=False)
     bad_rows = errors["row"].drop_nulls().unique()
     good = out.filter(~pl.col(ROW).is_in(bad_rows.implode())) if bad_rows.len() else out

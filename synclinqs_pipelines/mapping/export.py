@@ -48,7 +48,8 @@ def unsupported_source_errors(canonical: pl.DataFrame, system: SystemSpec) -> pl
             label = f"{code} amount"
             parts.append(
                 canonical.filter(pl.col(column).fill_null(0) != 0).select(
-                    pl.col(ROW).alias("row"), pl.lit(label).alias("field"),
+                    pl.col(ROW).alias("row"),
+                    pl.lit(label).alias("field"),
                     pl.lit("SOURCE_NOT_SUPPORTED").alias("code"),
                     error_message_expr(pl.lit("SOURCE_NOT_SUPPORTED"), label).alias("message"),
                 )
@@ -56,8 +57,15 @@ def unsupported_source_errors(canonical: pl.DataFrame, system: SystemSpec) -> pl
     return pl.concat(parts) if parts else engine.empty_errors()
 
 
-def export_context(resolved: ResolvedTemplate, tenant: TenantSpec | None, pay_date: dt.date, *,
-                   tenant_slug: str, sequence: int = 1, file_date: dt.date | None = None) -> dict[str, Any]:
+def export_context(
+    resolved: ResolvedTemplate,
+    tenant: TenantSpec | None,
+    pay_date: dt.date,
+    *,
+    tenant_slug: str,
+    sequence: int = 1,
+    file_date: dt.date | None = None,
+) -> dict[str, Any]:
     plan = tenant.plans[0] if tenant else None
     return {
         "tenant": tenant_slug,

@@ -56,7 +56,7 @@ def parse(text: str, known_fields: set[str] | None = None) -> Expression:
     return Expression(text=text, tree=tree, names=frozenset(names))
 
 
-def _check(node: ast.AST, names: set[str], text: str) -> None:  # noqa: C901 - one branch per construct
+def _check(node: ast.AST, names: set[str], text: str) -> None:
     if isinstance(node, ast.Name):
         if node.id in ("True", "False", "None"):
             return
@@ -82,9 +82,7 @@ def _check(node: ast.AST, names: set[str], text: str) -> None:  # noqa: C901 - o
         _check(node.left, names, text)
         right = node.comparators[0]
         if isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            if not isinstance(right, (ast.List, ast.Tuple)) or not all(
-                isinstance(e, ast.Constant) for e in right.elts
-            ):
+            if not isinstance(right, (ast.List, ast.Tuple)) or not all(isinstance(e, ast.Constant) for e in right.elts):
                 raise ExpressionError(f"'{text}': 'in' needs a list of literals, such as in ['A', 'L']")
         else:
             _check(right, names, text)
@@ -108,7 +106,7 @@ def to_polars(expr: Expression, column: Callable[[str], pl.Expr] = pl.col) -> pl
     return _pl(expr.tree, column)
 
 
-def _pl(node: ast.expr, column: Callable[[str], pl.Expr]) -> pl.Expr:  # noqa: C901, PLR0911
+def _pl(node: ast.expr, column: Callable[[str], pl.Expr]) -> pl.Expr:
     if isinstance(node, ast.Name):
         if node.id in ("True", "False"):
             return pl.lit(node.id == "True")
@@ -199,7 +197,7 @@ def _or(values: list[Any]) -> bool | None:
     return False
 
 
-def _ev(node: ast.expr, row: Mapping[str, Any]) -> Any:  # noqa: C901, PLR0911, PLR0912
+def _ev(node: ast.expr, row: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Name):
         if node.id in ("True", "False"):
             return node.id == "True"

@@ -217,8 +217,9 @@ def build_plan(
                 except ValueError as exc:
                     raise PlanError(step_path, str(exc)) from None
                 if tname == "parse_date" and params["format"] not in (*tf.DATE_FORMATS, "auto"):
-                    raise PlanError(step_path, f"unknown date format {params['format']!r}; known: "
-                                    + ", ".join(tf.DATE_FORMATS))
+                    raise PlanError(
+                        step_path, f"unknown date format {params['format']!r}; known: " + ", ".join(tf.DATE_FORMATS)
+                    )
                 for extra in tf.REGISTRY[tname].input_fields(params):
                     need_source(step_path, extra)
                 steps.append((tname, params))
@@ -254,9 +255,7 @@ def build_plan(
             plan = MultiFieldPlan(list(rule.sources), rule.separator)
         else:  # pragma: no cover - the discriminated union admits nothing else
             raise PlanError(path, f"unknown rule type {type(rule).__name__}")
-        fields.append(
-            FieldPlan(target, label, DTYPES[tfield.type], tfield.required, tfield.allowed, plan)
-        )
+        fields.append(FieldPlan(target, label, DTYPES[tfield.type], tfield.required, tfield.allowed, plan))
     return MappingPlan(name, source, destination, source_is_text, fields, typed_inputs)
 
 

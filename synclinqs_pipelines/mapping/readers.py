@@ -123,14 +123,18 @@ def _read_fixed(text: str, layout: FileLayout, fields: list[FieldSpec], name: st
     needed = max(((f.start or 1) - 1 + (f.width or 0) for f in fields if f.required), default=0)
     longest = frame.select(pl.col("line").str.len_chars().max()).item() if frame.height else 0
     if frame.height and (longest or 0) < needed:
-        raise MappingFileError(name, f"has records of at most {longest} characters; the fixed-width layout "
-                               f"needs {needed} (is this the right system?)")
+        raise MappingFileError(
+            name,
+            f"has records of at most {longest} characters; the fixed-width layout "
+            f"needs {needed} (is this the right system?)",
+        )
     frame = frame.select(
         ROW,
         *[pl.col("line").str.slice((f.start or 1) - 1, f.width).str.strip_chars(" ").alias(f.name) for f in fields],
     )
-    frame = frame.with_columns([pl.when(pl.col(f.name) == "").then(None).otherwise(pl.col(f.name)).alias(f.name)
-                                for f in fields])
+    frame = frame.with_columns(
+        [pl.when(pl.col(f.name) == "").then(None).otherwise(pl.col(f.name)).alias(f.name) for f in fields]
+    )
     return _finish(frame, fields, name)
 
 
@@ -142,7 +146,9 @@ def _read_xlsx(data: bytes, layout: FileLayout, fields: list[FieldSpec], name: s
     # Cells arrive typed (numbers, dates); the rules parse text, so render them the way a CSV would.
     frame = frame.with_columns(
         [
-            pl.col(c).dt.strftime("%Y-%m-%d") if frame.schema[c] in (pl.Date, pl.Datetime) else pl.col(c).cast(pl.String)
+            pl.col(c).dt.strftime("%Y-%m-%d")
+            if frame.schema[c] in (pl.Date, pl.Datetime)
+            else pl.col(c).cast(pl.String)
             for c in frame.columns
         ]
     )

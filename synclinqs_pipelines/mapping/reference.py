@@ -114,8 +114,10 @@ def run(plan: MappingPlan, frame: pl.DataFrame) -> MappingResult:
             out_rows.append(mapped)
 
     schema = {ROW: frame.schema[ROW], **{fp.target: fp.dtype for fp in plan.fields}}
-    errors = [{"row": None, "field": label, "code": code, "message": f"{label} {MESSAGES[code]}"}
-              for label, code in column_errors] + error_rows
+    errors = [
+        {"row": None, "field": label, "code": code, "message": f"{label} {MESSAGES[code]}"}
+        for label, code in column_errors
+    ] + error_rows
     mapped_frame = pl.DataFrame(out_rows, schema=schema, orient="row") if out_rows else pl.DataFrame(schema=schema)
     return MappingResult(
         frame=conform(mapped_frame, plan),
@@ -132,8 +134,9 @@ def _run_steps(value: Any, steps: list[StepSpec], row: Mapping[str, Any]) -> tup
     return value, None
 
 
-def _field(fp: FieldPlan, row: Mapping[str, Any], typed: Mapping[str, Any],
-           steps: list[StepSpec] | None) -> tuple[Any, str | None]:
+def _field(
+    fp: FieldPlan, row: Mapping[str, Any], typed: Mapping[str, Any], steps: list[StepSpec] | None
+) -> tuple[Any, str | None]:
     p = fp.plan
     if isinstance(p, StepsPlan):
         if steps is None:

@@ -41,12 +41,28 @@ class FieldSpec(_Strict):
     pad: str | None = Field(None, min_length=1, max_length=1, description="Fixed-width output pad character.")
     decimals: int = Field(2, ge=0, le=6, description="Digits after the point for money/percent output.")
     constant: str | None = Field(None, description="Output: a fixed value (record type, filler); needs no rule.")
-    sources: list[
-        Literal["PRETAX", "ROTH", "CATCHUP_PRETAX", "CATCHUP_ROTH", "AFTER_TAX", "MATCH", "SAFE_HARBOR_MATCH",
-                "SAFE_HARBOR_NEC", "PROFIT_SHARING", "QNEC", "QMAC", "LOAN"]
-    ] | None = Field(
-        None, description="Output money field: the contribution source codes it carries. These fields make "
-        "the control total, and a source no field carries cannot be exported."
+    sources: (
+        list[
+            Literal[
+                "PRETAX",
+                "ROTH",
+                "CATCHUP_PRETAX",
+                "CATCHUP_ROTH",
+                "AFTER_TAX",
+                "MATCH",
+                "SAFE_HARBOR_MATCH",
+                "SAFE_HARBOR_NEC",
+                "PROFIT_SHARING",
+                "QNEC",
+                "QMAC",
+                "LOAN",
+            ]
+        ]
+        | None
+    ) = Field(
+        None,
+        description="Output money field: the contribution source codes it carries. These fields make "
+        "the control total, and a source no field carries cannot be exported.",
     )
     description: str | None = None
 
@@ -60,8 +76,9 @@ class RecordItem(_Strict):
 
     literal: str | None = None
     value: str | None = Field(
-        None, description="A value of the export context: client_id, pay_date, file_date, site_code, "
-        "sequence, plan_number, tenant, record_count_with_header_trailer."
+        None,
+        description="A value of the export context: client_id, pay_date, file_date, site_code, "
+        "sequence, plan_number, tenant, record_count_with_header_trailer.",
     )
     aggregate: Literal["count", "sum", "control_total"] | None = Field(
         None, description="count: detail records; sum: one money field; control_total: all money fields."
@@ -114,9 +131,23 @@ class ConfirmationLayout(_Strict):
 
     file: FileLayout
     fields: list[FieldSpec]
-    source_map: dict[str, Literal["PRETAX", "ROTH", "CATCHUP_PRETAX", "CATCHUP_ROTH", "AFTER_TAX", "MATCH",
-                                  "SAFE_HARBOR_MATCH", "SAFE_HARBOR_NEC", "PROFIT_SHARING", "QNEC", "QMAC",
-                                  "LOAN"]]
+    source_map: dict[
+        str,
+        Literal[
+            "PRETAX",
+            "ROTH",
+            "CATCHUP_PRETAX",
+            "CATCHUP_ROTH",
+            "AFTER_TAX",
+            "MATCH",
+            "SAFE_HARBOR_MATCH",
+            "SAFE_HARBOR_NEC",
+            "PROFIT_SHARING",
+            "QNEC",
+            "QMAC",
+            "LOAN",
+        ],
+    ]
 
 
 class SystemSpec(_Strict):

@@ -51,10 +51,15 @@ class Transform:
 REGISTRY: dict[str, Transform] = {}
 
 
-def _register(name: str, doc: str, defaults: dict[str, Any] | None = None,
-              input_fields: Callable[[dict[str, Any]], list[str]] | None = None, *,
-              can_fail: bool = False, typed_input: bool = False,
-              ) -> Callable[[tuple[VectorFn, ScalarFn]], tuple[VectorFn, ScalarFn]]:
+def _register(
+    name: str,
+    doc: str,
+    defaults: dict[str, Any] | None = None,
+    input_fields: Callable[[dict[str, Any]], list[str]] | None = None,
+    *,
+    can_fail: bool = False,
+    typed_input: bool = False,
+) -> Callable[[tuple[VectorFn, ScalarFn]], tuple[VectorFn, ScalarFn]]:
     def wrap(fns: tuple[VectorFn, ScalarFn]) -> tuple[VectorFn, ScalarFn]:
         REGISTRY[name] = Transform(
             name, doc, defaults or {}, fns[0], fns[1], input_fields or (lambda params: []), can_fail, typed_input
@@ -88,6 +93,7 @@ def _blank_scalar(v: Any) -> str | None:
 
 
 # ---- text ---------------------------------------------------------------------------------------------
+
 
 def _trim_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
     return Step(_blank_to_null(e))
@@ -276,8 +282,7 @@ def _validate_email_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> Scal
     return (s, None) if re.fullmatch(_EMAIL[1:-1], s) else (None, "INVALID_EMAIL")
 
 
-_register("validate_email", "Accept a plain address such as name@example.com; otherwise INVALID_EMAIL.",
-          can_fail=True)(
+_register("validate_email", "Accept a plain address such as name@example.com; otherwise INVALID_EMAIL.", can_fail=True)(
     (_validate_email_v, _validate_email_s)
 )
 
@@ -366,10 +371,9 @@ def _to_dollars_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> ScalarRe
     return (None if v is None else dollars_text(int(v))), None
 
 
-_register("convert_to_dollars", "Integer cents to exact dollars text with 2 decimals: 123456 -> 1234.56.",
-          typed_input=True)(
-    (_to_dollars_v, _to_dollars_s)
-)
+_register(
+    "convert_to_dollars", "Integer cents to exact dollars text with 2 decimals: 123456 -> 1234.56.", typed_input=True
+)((_to_dollars_v, _to_dollars_s))
 
 # ---- numbers ----------------------------------------------------------------------------------------
 
@@ -441,8 +445,7 @@ def _from_decimal_s(v: Any, p: dict[str, Any], row: Mapping[str, Any]) -> Scalar
 
 _register(
     "convert_from_decimal",
-    "Multiply a decimal and round half up: multiply_by 100 (default) and decimals 2 (default) turn 0.055 "
-    "into 5.5.",
+    "Multiply a decimal and round half up: multiply_by 100 (default) and decimals 2 (default) turn 0.055 into 5.5.",
     {"multiply_by": 100, "decimals": 2},
     typed_input=True,
 )((_from_decimal_v, _from_decimal_s))
@@ -510,6 +513,7 @@ _register(
 
 
 # ---- dates ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class DateFormat:

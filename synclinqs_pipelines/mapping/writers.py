@@ -37,9 +37,13 @@ def _scaled_text(value: pl.Expr, multiply: float, decimals: int) -> pl.Expr:
     if decimals == 0:
         text = mag.cast(pl.String)
     else:
-        text = pl.concat_str([
-            (mag // 10**decimals).cast(pl.String), pl.lit("."), (mag % 10**decimals).cast(pl.String).str.zfill(decimals)
-        ])
+        text = pl.concat_str(
+            [
+                (mag // 10**decimals).cast(pl.String),
+                pl.lit("."),
+                (mag % 10**decimals).cast(pl.String).str.zfill(decimals),
+            ]
+        )
     return pl.when(scaled < 0).then(pl.lit("-") + text).otherwise(text)
 
 
@@ -55,7 +59,9 @@ def _text_expr(f: FieldSpec, fixed: bool) -> pl.Expr:
     if f.type == "money":
         if fixed:
             mag = c.abs().cast(pl.String).str.zfill(f.width or 1)
-            return pl.when(c < 0).then(pl.lit("-") + c.abs().cast(pl.String).str.zfill((f.width or 2) - 1)).otherwise(mag)
+            return (
+                pl.when(c < 0).then(pl.lit("-") + c.abs().cast(pl.String).str.zfill((f.width or 2) - 1)).otherwise(mag)
+            )
         return dollars_text_expr(c)
     if f.type == "date":
         return c.dt.strftime(f.format or "%m/%d/%Y")
@@ -114,8 +120,14 @@ def _csv_quote(text: str, layout: FileLayout) -> str:
     return '"' + text.replace('"', '""') + '"' if needs else text
 
 
-def _record(items: list[RecordItem], layout: FileLayout, context: dict[str, Any], count: int,
-            totals: dict[str, int], control_total: int) -> str:
+def _record(
+    items: list[RecordItem],
+    layout: FileLayout,
+    context: dict[str, Any],
+    count: int,
+    totals: dict[str, int],
+    control_total: int,
+) -> str:
     texts = []
     for item in items:
         if item.literal is not None:
@@ -158,7 +170,9 @@ def render(frame: pl.DataFrame, system: SystemSpec, context: dict[str, Any]) -> 
         too_long = [(f, pl.col(f.name).str.len_chars() > (f.width or 0)) for f in fields]
         err_parts = [
             texts.filter(mask.fill_null(False)).select(
-                pl.col(ROW).alias("row"), pl.lit(f.header).alias("field"), pl.lit("VALUE_TOO_LONG").alias("code"),
+                pl.col(ROW).alias("row"),
+                pl.lit(f.header).alias("field"),
+                pl.lit("VALUE_TOO_LONG").alias("code"),
                 error_message_expr(pl.lit("VALUE_TOO_LONG"), f.header).alias("message"),
             )
             for f, mask in too_long
@@ -176,6 +190,7 @@ def render(frame: pl.DataFrame, system: SystemSpec, context: dict[str, Any]) -> 
     count = texts.height
     out = io.BytesIO()
     nl = layout.line_terminator
+
     def line(text: str) -> None:
         out.write((text + nl).encode("utf-8"))
 

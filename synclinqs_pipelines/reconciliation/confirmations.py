@@ -53,9 +53,13 @@ def confirmation_system(recordkeeper: SystemSpec) -> SystemSpec:
     if recordkeeper.confirmation is None:
         raise MappingFileError(None, f"{recordkeeper.system} has no confirmation layout; confirmations cannot be read")
     return SystemSpec(
-        system=f"{recordkeeper.system}_confirmation", display_name=f"{recordkeeper.display_name} confirmation",
-        kind="recordkeeper", verified=recordkeeper.verified, source=recordkeeper.source,
-        file=recordkeeper.confirmation.file, fields=recordkeeper.confirmation.fields,
+        system=f"{recordkeeper.system}_confirmation",
+        display_name=f"{recordkeeper.display_name} confirmation",
+        kind="recordkeeper",
+        verified=recordkeeper.verified,
+        source=recordkeeper.source,
+        file=recordkeeper.confirmation.file,
+        fields=recordkeeper.confirmation.fields,
     )
 
 
@@ -66,8 +70,7 @@ def confirmation_plan(recordkeeper: SystemSpec) -> MappingPlan:
         "ssn": DirectRule(type="direct", source="ssn"),
         "external_id": DirectRule(type="direct", source="employee_id"),
         "pay_date": DirectRule(type="direct", source="pay_date"),
-        "source_code": LookupRule(type="lookup", source="source",
-                                  values=dict(recordkeeper.confirmation.source_map)),
+        "source_code": LookupRule(type="lookup", source="source", values=dict(recordkeeper.confirmation.source_map)),
         "amount_cents": DirectRule(type="direct", source="amount"),
         "deposit_date": DirectRule(type="direct", source="deposit_date"),
         "loan_number": TransformationRule(type="transformation", source="loan_number", transforms=["trim_whitespace"]),
@@ -97,24 +100,42 @@ class ConfirmationLoad:
     latest_deposit: dt.date | None
 
 
-def load_confirmations(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, frame: pl.DataFrame,
-                       cipher: TenantCipher) -> ConfirmationLoad:
+def load_confirmations(
+    conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, frame: pl.DataFrame, cipher: TenantCipher
+) -> ConfirmationLoad:
     """Replace the partition's confirmations with `frame` (confirmed fields plus __file and ROW)."""
     rows = frame.filter(pl.col("pay_date") == pay_date)
     rows = rows.with_columns(pl.Series("bi", cipher.blind_index_many(rows["ssn"].to_list()), dtype=pl.Binary))
-    conn.execute(sa.text("DELETE FROM core.recordkeeper_confirmations WHERE organization_id = :org AND pay_date = :pd"),
-                 {"org": tenant_id, "pd": pay_date})
+    conn.execute(
+        sa.text("DELETE FROM core.recordkeeper_confirmations WHERE organization_id = :org AND pay_date = :pd"),
+        {"org": tenant_id, "pd": pay_date},
+    )
     conn.exec_driver_sql(
         "CREATE TEMP TABLE tmp_confirm (file_id uuid, source_row integer, external_id text, bi bytea,"
         " source_code text, loan_number text, amount_cents bigint, deposit_date date) ON COMMIT DROP"
     )
-    copy_frame(conn, "tmp_confirm", rows.select(
-        pl.col("__file").alias("file_id"), pl.col(ROW).alias("source_row"), "external_id", "bi", "source_code",
-        "loan_number", "amount_cents", "deposit_date"))
-    conn.execute(sa.text(
-        "INSERT INTO core.recordkeeper_confirmations (organization_id, file_upload_id, source_row, pay_date,"
-        " employee_external_id, ssn_blind_index, source_code, loan_number, amount_cents, deposit_date)"
-        " SELECT :org, file_id, source_row, :pd, external_id, bi, source_code, loan_number, amount_cents, deposit_date"
-        " FROM tmp_confirm"), {"org": tenant_id, "pd": pay_date})
+    copy_frame(
+        conn,
+        "tmp_confirm",
+        rows.select(
+            pl.col("__file").alias("file_id"),
+            pl.col(ROW).alias("source_row"),
+            "external_id",
+            "bi",
+            "source_code",
+            "loan_number",
+            "amount_cents",
+            "deposit_date",
+        ),
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO core.recordkeeper_confirmations (organization_id, file_upload_id, source_row, pay_date,"
+            " employee_external_id, ssn_blind_index, source_code, loan_number, amount_cents, deposit_date)"
+            " SELECT :org, file_id, source_row, :pd, external_id, bi, source_code, loan_number, amount_cents, deposit_date"
+            " FROM tmp_confirm"
+        ),
+        {"org": tenant_id, "pd": pay_date},
+    )
     latest = rows["deposit_date"].max() if rows.height else None
     return ConfirmationLoad(rows.height, int(rows["amount_cents"].sum() or 0), latest)  # type: ignore[arg-type]

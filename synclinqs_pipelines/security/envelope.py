@@ -72,7 +72,7 @@ class TenantCipher:
         aead = self._aead.get(v)
         if aead is None:
             raise DecryptionError(f"key version {v} is unknown for this tenant")
-        nonce, body = ciphertext[_HEADER.size:HEADER_LEN], ciphertext[HEADER_LEN:]
+        nonce, body = ciphertext[_HEADER.size : HEADER_LEN], ciphertext[HEADER_LEN:]
         try:
             return aead.decrypt(nonce, body, associated_data(self.tenant_id, table, column, v))
         except InvalidTag:
@@ -100,7 +100,7 @@ class TenantCipher:
             if value is None:
                 append(None)
                 continue
-            nonce = nonces[12 * i:12 * i + 12]
+            nonce = nonces[12 * i : 12 * i + 12]
             append(header + nonce + aead.encrypt(nonce, value.encode(), aad))
         return out
 

@@ -100,8 +100,9 @@ class LocalKeyFileProvider:
 class AwsKmsProvider:
     name = "aws-kms"
 
-    def __init__(self, key_id: str, *, endpoint_url: str | None = None, region: str | None = None,
-                 client: Any = None) -> None:
+    def __init__(
+        self, key_id: str, *, endpoint_url: str | None = None, region: str | None = None, client: Any = None
+    ) -> None:
         if client is None:
             import boto3
 
@@ -142,6 +143,4 @@ def provider_from_settings() -> KeyProvider:
         if not settings.kms_key_id:
             raise KeyProviderError("SYNCLINQS_KEY_PROVIDER=aws-kms needs SYNCLINQS_KMS_KEY_ID (a key id or ARN)")
         return AwsKmsProvider(settings.kms_key_id, endpoint_url=settings.aws_endpoint_url)
-    raise KeyProviderError(
-        f"SYNCLINQS_KEY_PROVIDER must be 'local' or 'aws-kms', got '{settings.key_provider}'"
-    )
+    raise KeyProviderError(f"SYNCLINQS_KEY_PROVIDER must be 'local' or 'aws-kms', got '{settings.key_provider}'")

@@ -74,9 +74,7 @@ class KeyRing:
         """Retire the active data key and make a new version active; old versions still decrypt."""
         self.ensure_keys(conn, tenant_id)
         current = conn.execute(
-            sa.text(
-                "SELECT max(version) FROM core.tenant_keys WHERE organization_id = :org AND purpose = 'data'"
-            ),
+            sa.text("SELECT max(version) FROM core.tenant_keys WHERE organization_id = :org AND purpose = 'data'"),
             {"org": tenant_id},
         ).scalar_one()
         conn.execute(

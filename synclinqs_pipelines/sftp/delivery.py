@@ -69,8 +69,12 @@ class Destination:
 
 async def _connect(dest: Destination, timeout: float) -> Any:
     # An empty known-hosts list (not None, which skips checking) sends every host key to the pinned check.
-    kwargs: dict[str, Any] = {"username": dest.spec.username, "known_hosts": ([], [], []), "connect_timeout": timeout,
-                              "client_factory": lambda: _PinnedClient(dest.spec.host_key_fingerprint)}
+    kwargs: dict[str, Any] = {
+        "username": dest.spec.username,
+        "known_hosts": ([], [], []),
+        "connect_timeout": timeout,
+        "client_factory": lambda: _PinnedClient(dest.spec.host_key_fingerprint),
+    }
     if dest.private_key:
         kwargs["client_keys"] = [dest.private_key]
     if dest.password:
@@ -105,30 +109,64 @@ class DeliveryResult:
 
 
 def _circuit_open(conn: sa.Connection, tenant_id: uuid.UUID, target: str) -> bool:
-    recent = conn.execute(sa.text(
-        "SELECT outcome, started_at FROM core.retry_logs WHERE organization_id = :o AND target = :t"
-        " AND operation = 'sftp_delivery' ORDER BY started_at DESC LIMIT :n"),
-        {"o": tenant_id, "t": target, "n": CIRCUIT_FAILURES}).all()
+    recent = conn.execute(
+        sa.text(
+            "SELECT outcome, started_at FROM core.retry_logs WHERE organization_id = :o AND target = :t"
+            " AND operation = 'sftp_delivery' ORDER BY started_at DESC LIMIT :n"
+        ),
+        {"o": tenant_id, "t": target, "n": CIRCUIT_FAILURES},
+    ).all()
     if len(recent) < CIRCUIT_FAILURES or any(r.outcome not in ("failed", "circuit_open") for r in recent):
         return False
     newest = recent[0].started_at.timestamp()
     return time.time() - newest < CIRCUIT_COOLDOWN_SECONDS
 
 
-def _log(conn: sa.Connection, tenant_id: uuid.UUID, target: str, export_id: uuid.UUID, attempt: int, outcome: str,
-         started: float, error: BaseException | None = None, delay: float | None = None) -> None:
-    conn.execute(sa.text(
-        "INSERT INTO core.retry_logs (organization_id, operation, target, file_export_id, attempt, outcome,"
-        " error_class, error_message, delay_seconds, started_at, finished_at)"
-        " VALUES (:o, 'sftp_delivery', :t, :e, :a, :out, :cls, :msg, :d, to_timestamp(:s), now())"),
-        {"o": tenant_id, "t": target, "e": export_id, "a": attempt, "out": outcome,
-         "cls": type(error).__name__ if error else None, "msg": str(error)[:300] if error else None,
-         "d": delay, "s": started})
+def _log(
+    conn: sa.Connection,
+    tenant_id: uuid.UUID,
+    target: str,
+    export_id: uuid.UUID,
+    attempt: int,
+    outcome: str,
+    started: float,
+    error: BaseException | None = None,
+    delay: float | None = None,
+) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO core.retry_logs (organization_id, operation, target, file_export_id, attempt, outcome,"
+            " error_class, error_message, delay_seconds, started_at, finished_at)"
+            " VALUES (:o, 'sftp_delivery', :t, :e, :a, :out, :cls, :msg, :d, to_timestamp(:s), now())"
+        ),
+        {
+            "o": tenant_id,
+            "t": target,
+            "e": export_id,
+            "a": attempt,
+            "out": outcome,
+            "cls": type(error).__name__ if error else None,
+            "msg": str(error)[:300] if error else None,
+            "d": delay,
+            "s": started,
+        },
+    )
 
 
-def deliver(session_factory: Any, tenant_id: uuid.UUID, export_id: uuid.UUID, dest: Destination, name: str,
-            data: bytes, *, max_attempts: int = 5, base_delay: float = 0.5, max_delay: float = 30.0,
-            rng: random.Random | None = None, sleep: Any = time.sleep) -> DeliveryResult:
+def deliver(
+    session_factory: Any,
+    tenant_id: uuid.UUID,
+    export_id: uuid.UUID,
+    dest: Destination,
+    name: str,
+    data: bytes,
+    *,
+    max_attempts: int = 5,
+    base_delay: float = 0.5,
+    max_delay: float = 30.0,
+    rng: random.Random | None = None,
+    sleep: Any = time.sleep,
+) -> DeliveryResult:
     """Deliver with retries; each attempt is a row in retry_logs (committed as it happens).
 
     `session_factory()` gives a tenant-scoped transaction context. Transient errors (refused connection,
@@ -141,8 +179,10 @@ def deliver(session_factory: Any, tenant_id: uuid.UUID, export_id: uuid.UUID, de
         if circuit_open:
             _log(conn, tenant_id, dest.target, export_id, 1, "circuit_open", time.time())
     if circuit_open:
-        raise DeliveryFailed(f"circuit open for {dest.target}: {CIRCUIT_FAILURES} recent failures; "
-                             f"retry after {CIRCUIT_COOLDOWN_SECONDS // 60} minutes or when the server is back")
+        raise DeliveryFailed(
+            f"circuit open for {dest.target}: {CIRCUIT_FAILURES} recent failures; "
+            f"retry after {CIRCUIT_COOLDOWN_SECONDS // 60} minutes or when the server is back"
+        )
     for attempt in range(1, max_attempts + 1):
         started = time.time()
         try:
@@ -150,21 +190,40 @@ def deliver(session_factory: Any, tenant_id: uuid.UUID, export_id: uuid.UUID, de
         except asyncssh.HostKeyNotVerifiable as exc:
             with session_factory() as conn:
                 _log(conn, tenant_id, dest.target, export_id, attempt, "failed", started, exc)
-            raise DeliveryFailed(f"{dest.target}: the server's host key does not match the pinned fingerprint "
-                                 "in the tenant file; not delivered and not retried") from None
+            raise DeliveryFailed(
+                f"{dest.target}: the server's host key does not match the pinned fingerprint "
+                "in the tenant file; not delivered and not retried"
+            ) from None
         except TRANSIENT as exc:
             delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * rng.random()
             with session_factory() as conn:
-                _log(conn, tenant_id, dest.target, export_id, attempt, "failed", started, exc,
-                     delay if attempt < max_attempts else None)
+                _log(
+                    conn,
+                    tenant_id,
+                    dest.target,
+                    export_id,
+                    attempt,
+                    "failed",
+                    started,
+                    exc,
+                    delay if attempt < max_attempts else None,
+                )
             if attempt == max_attempts:
-                raise DeliveryFailed(f"{dest.target}: {max_attempts} attempts failed, the last with "
-                                     f"{type(exc).__name__}") from None
+                raise DeliveryFailed(
+                    f"{dest.target}: {max_attempts} attempts failed, the last with {type(exc).__name__}"
+                ) from None
             sleep(delay)
             continue
         with session_factory() as conn:
-            _log(conn, tenant_id, dest.target, export_id, attempt, "skipped" if outcome == "skipped" else "succeeded",
-                 started)
+            _log(
+                conn,
+                tenant_id,
+                dest.target,
+                export_id,
+                attempt,
+                "skipped" if outcome == "skipped" else "succeeded",
+                started,
+            )
         return DeliveryResult(outcome, attempt, name)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -86,7 +86,7 @@ class LockoutBook:
 class _Upload:
     def __init__(self, final: Path, partial: Path, limit: int) -> None:
         self.final, self.partial, self.limit = final, partial, limit
-        self.handle = open(partial, "wb")  # noqa: SIM115 - closed in close() or abort()
+        self.handle = open(partial, "wb")  # noqa: SIM115 - closed in close() or exit()
         self.size = 0
         self.failed = False
 
@@ -131,8 +131,11 @@ class TenantSFTPServer(asyncssh.SFTPServer):  # type: ignore[misc]
             return super().write(file_obj, offset, data)  # type: ignore[no-any-return]
         if offset + len(data) > file_obj.limit:
             file_obj.failed = True
-            self.audit("sftp_refused", self.account.tenant,
-                       {"reason": "file larger than the tenant's limit", "limit_bytes": file_obj.limit})
+            self.audit(
+                "sftp_refused",
+                self.account.tenant,
+                {"reason": "file larger than the tenant's limit", "limit_bytes": file_obj.limit},
+            )
             raise asyncssh.SFTPFailure(f"file exceeds the {file_obj.limit} byte limit for this account")
         file_obj.handle.seek(offset)
         file_obj.handle.write(data)
@@ -195,8 +198,11 @@ class _Server(asyncssh.SSHServer):  # type: ignore[misc]
     def _refuse(self, username: str, how: str) -> None:
         account = self.accounts.get(username)
         locked = self.lockouts.failed(username)
-        self.audit("sftp_login_failed", account.tenant if account else None,
-                   {"username": username, "method": how, "locked": locked})
+        self.audit(
+            "sftp_login_failed",
+            account.tenant if account else None,
+            {"username": username, "method": how, "locked": locked},
+        )
 
     def _accept(self, username: str, how: str) -> bool:
         self.lockouts.succeeded(username)
@@ -241,8 +247,15 @@ def host_key(path: Path) -> asyncssh.SSHKey:
     return asyncssh.read_private_key(str(path))
 
 
-async def start_server(accounts: dict[str, Account], *, host: str, port: int, host_key_path: Path,
-                       audit: AuditFn, lockouts: LockoutBook | None = None) -> Any:
+async def start_server(
+    accounts: dict[str, Account],
+    *,
+    host: str,
+    port: int,
+    host_key_path: Path,
+    audit: AuditFn,
+    lockouts: LockoutBook | None = None,
+) -> Any:
     book = lockouts or LockoutBook()
     by_user = {a.username: a for a in accounts.values()}
 
@@ -251,8 +264,13 @@ async def start_server(accounts: dict[str, Account], *, host: str, port: int, ho
         return TenantSFTPServer(chan, by_user[username], audit)
 
     return await asyncssh.create_server(
-        lambda: _Server(by_user, book, audit), host, port, server_host_keys=[host_key(host_key_path)],
-        sftp_factory=sftp_factory, allow_scp=False, process_factory=None,
+        lambda: _Server(by_user, book, audit),
+        host,
+        port,
+        server_host_keys=[host_key(host_key_path)],
+        sftp_factory=sftp_factory,
+        allow_scp=False,
+        process_factory=None,
         login_timeout=30,
     )
 
@@ -268,8 +286,9 @@ def accounts_from_tenants(tenants: dict[str, Any], inbox: Path) -> dict[str, Acc
         keys = [asyncssh.import_public_key(line) for line in inbound.authorized_keys]
         if not password_hash and not keys:
             continue
-        accounts[slug] = Account(slug, inbound.username or slug, inbox / slug, inbound.max_file_bytes,
-                                 password_hash, keys)
+        accounts[slug] = Account(
+            slug, inbound.username or slug, inbox / slug, inbound.max_file_bytes, password_hash, keys
+        )
     return accounts
 
 

@@ -25,14 +25,33 @@ class Limits:
 
 
 LIMITS: dict[int, Limits] = {
-    2024: Limits(2024, 23_000_00, 7_500_00, None, 69_000_00, 345_000_00, 155_000_00, None,
-                 "IRS COLA table for 2024 (Notice 2023-75)"),
+    2024: Limits(
+        2024,
+        23_000_00,
+        7_500_00,
+        None,
+        69_000_00,
+        345_000_00,
+        155_000_00,
+        None,
+        "IRS COLA table for 2024 (Notice 2023-75)",
+    ),
     # SECURE 2.0 section 603: the IRS transition relief ran through 2025, so no Roth catch-up test.
-    2025: Limits(2025, 23_500_00, 7_500_00, 11_250_00, 70_000_00, 350_000_00, 160_000_00, None,
-                 "IRS COLA table for 2025 (Notice 2024-80)"),
+    2025: Limits(
+        2025,
+        23_500_00,
+        7_500_00,
+        11_250_00,
+        70_000_00,
+        350_000_00,
+        160_000_00,
+        None,
+        "IRS COLA table for 2025 (Notice 2024-80)",
+    ),
     # 2026: the Roth catch-up test applies to 2025 FICA wages above $150,000 (exactly $150,000 is not above).
-    2026: Limits(2026, 24_500_00, 8_000_00, 11_250_00, 72_000_00, 360_000_00, 160_000_00, 150_000_00,
-                 "IRS Notice 2025-67"),
+    2026: Limits(
+        2026, 24_500_00, 8_000_00, 11_250_00, 72_000_00, 360_000_00, 160_000_00, 150_000_00, "IRS Notice 2025-67"
+    ),
 }
 
 

@@ -21,7 +21,9 @@ def create_analyst(cluster: Cluster, role: str, password: str | None = None) -> 
     with engine_for(cluster, ROLE_OWNER).begin() as conn:
         if conn.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
             raise AnalystError(f"role {role} already exists")
-        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE IN ROLE {ROLE_ANALYST}")
+        conn.exec_driver_sql(
+            f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE IN ROLE {ROLE_ANALYST}"
+        )
         if password:
             conn.execute(sa.text(f"ALTER ROLE {role} PASSWORD :p"), {"p": password})
 
@@ -35,9 +37,12 @@ def grant_tenants(cluster: Cluster, role: str, slugs: list[str]) -> int:
             org = conn.execute(sa.text("SELECT id FROM core.organizations WHERE slug = :s"), {"s": slug}).scalar()
             if org is None:
                 raise AnalystError(f"no tenant '{slug}'")
-            count += conn.execute(sa.text(
-                "INSERT INTO core.analyst_grants (organization_id, role_name) VALUES (:o, :r) ON CONFLICT DO NOTHING"),
-                {"o": org, "r": role}).rowcount
+            count += conn.execute(
+                sa.text(
+                    "INSERT INTO core.analyst_grants (organization_id, role_name) VALUES (:o, :r) ON CONFLICT DO NOTHING"
+                ),
+                {"o": org, "r": role},
+            ).rowcount
     return count
 
 

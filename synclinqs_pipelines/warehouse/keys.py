@@ -13,8 +13,13 @@ from synclinqs_pipelines.warehouse.session import Tenant, Warehouse
 # Every encrypted column, by table. The associated data of a value names its table and column.
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "core.employees": (
-        "ssn_encrypted", "first_name_encrypted", "middle_name_encrypted", "last_name_encrypted",
-        "birth_date_encrypted", "address_encrypted", "email_encrypted",
+        "ssn_encrypted",
+        "first_name_encrypted",
+        "middle_name_encrypted",
+        "last_name_encrypted",
+        "birth_date_encrypted",
+        "address_encrypted",
+        "email_encrypted",
     ),
 }
 

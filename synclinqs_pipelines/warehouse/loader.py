@@ -42,8 +42,9 @@ def copy_frame(conn: sa.Connection, table: str, frame: pl.DataFrame) -> int:
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
         for offset in range(0, text_frame.height, COPY_BATCH_ROWS):
             buf = io.BytesIO()
-            text_frame.slice(offset, COPY_BATCH_ROWS).write_csv(buf, include_header=False, null_value="",
-                                                                 date_format="%Y-%m-%d")
+            text_frame.slice(offset, COPY_BATCH_ROWS).write_csv(
+                buf, include_header=False, null_value="", date_format="%Y-%m-%d"
+            )
             copy.write(buf.getvalue())
     return frame.height
 
@@ -94,8 +95,9 @@ def ytd_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> 
         schema={SSN_INDEX: pl.Binary, "ytd_elective": pl.Int64, "ytd_catch_up": pl.Int64, "ytd_additions": pl.Int64},
         orient="row",
     )
-    comp_frame = pl.DataFrame([(bytes(r[0]), int(r[1])) for r in comp],
-                              schema={SSN_INDEX: pl.Binary, "ytd_plan_comp": pl.Int64}, orient="row")
+    comp_frame = pl.DataFrame(
+        [(bytes(r[0]), int(r[1])) for r in comp], schema={SSN_INDEX: pl.Binary, "ytd_plan_comp": pl.Int64}, orient="row"
+    )
     out = money_frame.join(comp_frame, on=SSN_INDEX, how="full", coalesce=True).with_columns(
         [pl.col(c).fill_null(0) for c in ("ytd_elective", "ytd_catch_up", "ytd_additions", "ytd_plan_comp")]
     )
@@ -123,8 +125,12 @@ def _address(row: dict[str, object]) -> str | None:
 
 
 PII_COLUMNS = {
-    "ssn_encrypted": "ssn", "first_name_encrypted": "first_name", "middle_name_encrypted": "middle_name",
-    "last_name_encrypted": "last_name", "birth_date_encrypted": "birth_date", "address_encrypted": "__address",
+    "ssn_encrypted": "ssn",
+    "first_name_encrypted": "first_name",
+    "middle_name_encrypted": "middle_name",
+    "last_name_encrypted": "last_name",
+    "birth_date_encrypted": "birth_date",
+    "address_encrypted": "__address",
     "email_encrypted": "email",
 }
 
@@ -134,12 +140,10 @@ def _employee_frame(accepted: pl.DataFrame, existing: dict[bytes, bytes], cipher
     people = accepted.unique(subset=[SSN_INDEX], keep="last", maintain_order=True).with_columns(
         pl.col("birth_date").cast(pl.String),
         pl.struct("address_line1", "address_line2", "city", "state", "postal_code")
-        .map_elements(_address, return_dtype=pl.String).alias("__address"),
+        .map_elements(_address, return_dtype=pl.String)
+        .alias("__address"),
     )
-    digests = [
-        cipher.keyed_digest(parts)
-        for parts in people.select(list(PII_COLUMNS.values())).iter_rows()
-    ]
+    digests = [cipher.keyed_digest(parts) for parts in people.select(list(PII_COLUMNS.values())).iter_rows()]
     people = people.with_columns(pl.Series("pii_digest", digests, dtype=pl.Binary))
     changed = pl.Series([existing.get(bi) != d for bi, d in zip(people[SSN_INDEX], digests, strict=True)])
     encrypted = {}
@@ -156,8 +160,11 @@ def _employee_frame(accepted: pl.DataFrame, existing: dict[bytes, bytes], cipher
         *[encrypted[c] for c in PII_COLUMNS],
         pl.col("pii_digest"),
         (pl.col("birth_date").str.slice(0, 4).cast(pl.Int16) + 50).alias("catch_up_year"),
-        pl.col("hire_date"), pl.col("rehire_date"), pl.col("termination_date"),
-        pl.col("employment_status").alias("status"), pl.col("division"),
+        pl.col("hire_date"),
+        pl.col("rehire_date"),
+        pl.col("termination_date"),
+        pl.col("employment_status").alias("status"),
+        pl.col("division"),
     )
 
 
@@ -177,8 +184,9 @@ CREATE TEMP TABLE tmp_pay (
 """
 
 
-def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, accepted: pl.DataFrame,
-                   cipher: TenantCipher) -> LoadReport:
+def load_partition(
+    conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, accepted: pl.DataFrame, cipher: TenantCipher
+) -> LoadReport:
     """Replace the partition's employees' facts, contributions, pay records, loans and elections.
 
     `accepted` holds canonical rows plus FILE, ROW and SSN_INDEX. Called twice with the same rows, it
@@ -195,16 +203,19 @@ def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
     existing = {
         bytes(bi): bytes(digest)
         for bi, digest in conn.execute(
-            sa.text("SELECT ssn_blind_index, pii_digest FROM core.employees WHERE organization_id = :org"
-                    " AND ssn_blind_index = ANY(:bis)"),
+            sa.text(
+                "SELECT ssn_blind_index, pii_digest FROM core.employees WHERE organization_id = :org"
+                " AND ssn_blind_index = ANY(:bis)"
+            ),
             {"org": tenant_id, "bis": bis},
         )
     }
     employees = _employee_frame(accepted, existing, cipher)
     report.employees_encrypted = int(employees["ssn_encrypted"].is_not_null().sum())
     copy_frame(conn, "tmp_emp", employees)
-    report.employees_inserted = conn.execute(sa.text(
-        """
+    report.employees_inserted = conn.execute(
+        sa.text(
+            """
         INSERT INTO core.employees (organization_id, ssn_blind_index, external_id, ssn_encrypted,
             first_name_encrypted, middle_name_encrypted, last_name_encrypted, birth_date_encrypted,
             address_encrypted, email_encrypted, pii_digest, catch_up_eligible_year, hire_date, rehire_date,
@@ -215,9 +226,13 @@ def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
           FROM tmp_emp t
          WHERE NOT EXISTS (SELECT 1 FROM core.employees e
                             WHERE e.organization_id = :org AND e.ssn_blind_index = t.bi)
-        """), org).rowcount
-    report.employees_updated = conn.execute(sa.text(
         """
+        ),
+        org,
+    ).rowcount
+    report.employees_updated = conn.execute(
+        sa.text(
+            """
         UPDATE core.employees e SET
             external_id = t.external_id,
             ssn_encrypted = coalesce(t.ssn_encrypted, e.ssn_encrypted),
@@ -241,26 +256,54 @@ def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
                 e.termination_date, e.employment_status, e.division, e.deleted_at)
                IS DISTINCT FROM (t.external_id, t.pii_digest, t.catch_up_year, t.hire_date, t.rehire_date,
                                  t.termination_date, t.status, t.division, NULL::timestamptz)
-        """), org).rowcount
+        """
+        ),
+        org,
+    ).rowcount
 
     long = to_long(accepted, keep=(SSN_INDEX, FILE, ROW, "plan_code"))
     report.totals_by_source = {
         code: int(v) for code, v in long.group_by("source_code").agg(pl.col("amount_cents").sum()).iter_rows()
     }
-    copy_frame(conn, "tmp_contrib", long.select(
-        pl.col(SSN_INDEX).alias("bi"), pl.col(FILE).alias("file_id"), pl.col(ROW).alias("source_row"),
-        "plan_code", "source_code", "amount_cents", "loan_number"))
-    copy_frame(conn, "tmp_pay", accepted.select(
-        pl.col(SSN_INDEX).alias("bi"), pl.col(FILE).alias("file_id"), pl.col(ROW).alias("source_row"),
-        "plan_code", "gross_pay_cents", "plan_compensation_cents", "hours", "prior_year_fica_cents",
-        "pay_frequency", "pretax_pct", "roth_pct"))
+    copy_frame(
+        conn,
+        "tmp_contrib",
+        long.select(
+            pl.col(SSN_INDEX).alias("bi"),
+            pl.col(FILE).alias("file_id"),
+            pl.col(ROW).alias("source_row"),
+            "plan_code",
+            "source_code",
+            "amount_cents",
+            "loan_number",
+        ),
+    )
+    copy_frame(
+        conn,
+        "tmp_pay",
+        accepted.select(
+            pl.col(SSN_INDEX).alias("bi"),
+            pl.col(FILE).alias("file_id"),
+            pl.col(ROW).alias("source_row"),
+            "plan_code",
+            "gross_pay_cents",
+            "plan_compensation_cents",
+            "hours",
+            "prior_year_fica_cents",
+            "pay_frequency",
+            "pretax_pct",
+            "roth_pct",
+        ),
+    )
 
     conn.execute(sa.text("DELETE FROM core.contributions WHERE organization_id = :org AND pay_date = :pd"), org)
     conn.execute(sa.text("DELETE FROM core.pay_records WHERE organization_id = :org AND pay_date = :pd"), org)
-    conn.execute(sa.text("DELETE FROM core.deferral_elections WHERE organization_id = :org AND effective_date = :pd"),
-                 org)
-    report.loans = conn.execute(sa.text(
-        """
+    conn.execute(
+        sa.text("DELETE FROM core.deferral_elections WHERE organization_id = :org AND effective_date = :pd"), org
+    )
+    report.loans = conn.execute(
+        sa.text(
+            """
         INSERT INTO core.loans (organization_id, employee_id, loan_number, first_payment_date, last_payment_date)
         SELECT :org, e.id, t.loan_number, CAST(:pd AS date), CAST(:pd AS date)
           FROM (SELECT DISTINCT bi, loan_number FROM tmp_contrib WHERE loan_number IS NOT NULL) t
@@ -270,9 +313,13 @@ def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
                last_payment_date = greatest(core.loans.last_payment_date, excluded.last_payment_date)
          WHERE excluded.first_payment_date < core.loans.first_payment_date
             OR excluded.last_payment_date > core.loans.last_payment_date
-        """), org).rowcount
-    report.contributions = conn.execute(sa.text(
         """
+        ),
+        org,
+    ).rowcount
+    report.contributions = conn.execute(
+        sa.text(
+            """
         INSERT INTO core.contributions (organization_id, employee_id, plan_id, file_upload_id, loan_id, pay_date,
                                         plan_year, source_code, amount_cents, source_row, created_by, updated_by)
         SELECT :org, e.id, p.id, t.file_id, l.id, :pd, :year, t.source_code, t.amount_cents, t.source_row,
@@ -282,9 +329,13 @@ def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
           LEFT JOIN core.plans p ON p.organization_id = :org AND p.plan_code = t.plan_code
           LEFT JOIN core.loans l ON l.organization_id = :org AND l.employee_id = e.id AND l.loan_number = t.loan_number
          ORDER BY e.id  -- the indexes lead with the employee: sorted rows append instead of scatter
-        """), org).rowcount
-    report.pay_records = conn.execute(sa.text(
         """
+        ),
+        org,
+    ).rowcount
+    report.pay_records = conn.execute(
+        sa.text(
+            """
         INSERT INTO core.pay_records (organization_id, employee_id, plan_id, file_upload_id, pay_date, plan_year,
                                       source_row, gross_pay_cents, plan_compensation_cents, hours,
                                       prior_year_fica_cents, pay_frequency)
@@ -294,10 +345,14 @@ def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
           JOIN core.employees e ON e.organization_id = :org AND e.ssn_blind_index = t.bi
           LEFT JOIN core.plans p ON p.organization_id = :org AND p.plan_code = t.plan_code
          ORDER BY e.id
-        """), org).rowcount
-    # An election is recorded when it differs from the employee's latest one before this pay date.
-    report.deferral_elections = conn.execute(sa.text(
         """
+        ),
+        org,
+    ).rowcount
+    # An election is recorded when it differs from the employee's latest one before this pay date.
+    report.deferral_elections = conn.execute(
+        sa.text(
+            """
         INSERT INTO core.deferral_elections (organization_id, employee_id, plan_id, effective_date, pretax_pct,
                                              roth_pct, file_upload_id)
         WITH prev AS (
@@ -311,35 +366,51 @@ def load_partition(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
          WHERE (t.pretax_pct IS NOT NULL OR t.roth_pct IS NOT NULL)
            AND (round(t.pretax_pct, 5), round(t.roth_pct, 5)) IS DISTINCT FROM (prev.pretax_pct, prev.roth_pct)
          ORDER BY e.id, t.source_row DESC
-        """), org).rowcount
+        """
+        ),
+        org,
+    ).rowcount
     return report
 
 
 # ---- files, errors, exports -----------------------------------------------------------------------
 
 
-def partition_files(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date,
-                    kind: str = "payroll") -> list[sa.Row[tuple[object, ...]]]:
+def partition_files(
+    conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, kind: str = "payroll"
+) -> list[sa.Row[tuple[object, ...]]]:
     """The accepted files of a partition, oldest first (the order rows are processed in)."""
-    return list(conn.execute(
-        sa.text(
-            "SELECT id, file_name, digest_sha256, archive_uri, size_bytes, received_at FROM core.file_uploads"
-            " WHERE organization_id = :org AND kind = :kind AND pay_date = :pd"
-            " AND status NOT IN ('duplicate', 'quarantined', 'superseded') ORDER BY received_at, id"
-        ),
-        {"org": tenant_id, "kind": kind, "pd": pay_date},
-    ).all())
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT id, file_name, digest_sha256, archive_uri, size_bytes, received_at FROM core.file_uploads"
+                " WHERE organization_id = :org AND kind = :kind AND pay_date = :pd"
+                " AND status NOT IN ('duplicate', 'quarantined', 'superseded') ORDER BY received_at, id"
+            ),
+            {"org": tenant_id, "kind": kind, "pd": pay_date},
+        ).all()
+    )
 
 
 ERROR_COLUMNS = ("file", "row", "field", "code", "severity", "message")
 
 
-def replace_errors(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date, stage: str, errors: pl.DataFrame,
-                   *, file_ids: Sequence[str], run_id: str | None) -> int:
+def replace_errors(
+    conn: sa.Connection,
+    tenant_id: uuid.UUID,
+    pay_date: dt.date,
+    stage: str,
+    errors: pl.DataFrame,
+    *,
+    file_ids: Sequence[str],
+    run_id: str | None,
+) -> int:
     """Replace the stage's error-queue rows for these files with `errors` (file, row, field, code, ...)."""
     conn.execute(
-        sa.text("DELETE FROM core.error_queue WHERE organization_id = :org AND pay_date = :pd AND stage = :stage"
-                " AND (file_upload_id = ANY(CAST(:files AS uuid[])) OR file_upload_id IS NULL)"),
+        sa.text(
+            "DELETE FROM core.error_queue WHERE organization_id = :org AND pay_date = :pd AND stage = :stage"
+            " AND (file_upload_id = ANY(CAST(:files AS uuid[])) OR file_upload_id IS NULL)"
+        ),
         {"org": tenant_id, "pd": pay_date, "stage": stage, "files": list(file_ids)},
     )
     if errors.height == 0:
@@ -374,8 +445,10 @@ def mark_files_loaded(conn: sa.Connection, tenant_id: uuid.UUID, per_file: pl.Da
 
 def partition_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> dict[str, int]:
     rows = conn.execute(
-        sa.text("SELECT source_code, sum(amount_cents) FROM core.contributions WHERE organization_id = :org"
-                " AND pay_date = :pd GROUP BY source_code"),
+        sa.text(
+            "SELECT source_code, sum(amount_cents) FROM core.contributions WHERE organization_id = :org"
+            " AND pay_date = :pd GROUP BY source_code"
+        ),
         {"org": tenant_id, "pd": pay_date},
     ).all()
     return {code: int(total) for code, total in rows}

@@ -48,9 +48,7 @@ def provision(cluster: Cluster) -> None:
             ).first():
                 conn.exec_driver_sql(f"CREATE DATABASE {db} OWNER {ROLE_OWNER} ENCODING 'UTF8' TEMPLATE template0")
             conn.exec_driver_sql(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
-            conn.exec_driver_sql(
-                f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {ROLE_PIPELINE}, {ROLE_TRANSFORMER}"
-            )
+            conn.exec_driver_sql(f"GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {ROLE_PIPELINE}, {ROLE_TRANSFORMER}")
             conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {db} TO {ROLE_ANALYST}")
             # dbt creates its own schemas (staging and intermediate views, marts tables).
             conn.exec_driver_sql(f"GRANT CREATE ON DATABASE {db} TO {ROLE_TRANSFORMER}")

@@ -70,8 +70,9 @@ class Warehouse:
             )
         return Tenant(id=row[0], slug=slug)
 
-    def record_event(self, event: str, organization_id: uuid.UUID | None, details: dict[str, object], *,
-                     actor: str) -> None:
+    def record_event(
+        self, event: str, organization_id: uuid.UUID | None, details: dict[str, object], *, actor: str
+    ) -> None:
         """Append a non-table event (login, upload, refusal) to the audit chain. No PII in `details`."""
         import json
 

@@ -58,8 +58,9 @@ _UPSERT_PLAN = sa.text(
 )
 
 
-def sync_tenants(warehouse: Warehouse, tenants: dict[str, TenantSpec], keyring: KeyRing, *,
-                 actor: str, run_id: str | None = None) -> SyncReport:
+def sync_tenants(
+    warehouse: Warehouse, tenants: dict[str, TenantSpec], keyring: KeyRing, *, actor: str, run_id: str | None = None
+) -> SyncReport:
     """Upsert every tenant, its plans and its keys; tenants whose file is gone are deactivated."""
     created, updated, unchanged = [], [], []
     for slug, spec in sorted(tenants.items()):
@@ -72,9 +73,13 @@ def sync_tenants(warehouse: Warehouse, tenants: dict[str, TenantSpec], keyring: 
             row = conn.execute(
                 _UPSERT_ORG,
                 {
-                    "slug": slug, "name": spec.name, "payroll": spec.payroll.system,
-                    "recordkeeper": spec.recordkeeper.system, "template": spec.template,
-                    "settings": json.dumps(settings, sort_keys=True), "digest": tenant_digest(spec),
+                    "slug": slug,
+                    "name": spec.name,
+                    "payroll": spec.payroll.system,
+                    "recordkeeper": spec.recordkeeper.system,
+                    "template": spec.template,
+                    "settings": json.dumps(settings, sort_keys=True),
+                    "digest": tenant_digest(spec),
                     "active": spec.active,
                 },
             ).first()
@@ -88,19 +93,27 @@ def sync_tenants(warehouse: Warehouse, tenants: dict[str, TenantSpec], keyring: 
                 conn.execute(
                     _UPSERT_PLAN,
                     {
-                        "org": tenant.id, "code": plan.plan_code, "rk": plan.recordkeeper_plan_id,
-                        "name": plan.name, "roth": plan.has_roth, "participants": plan.participants_at_year_start,
+                        "org": tenant.id,
+                        "code": plan.plan_code,
+                        "rk": plan.recordkeeper_plan_id,
+                        "name": plan.name,
+                        "roth": plan.has_roth,
+                        "participants": plan.participants_at_year_start,
                     },
                 )
             keyring.ensure_keys(conn, tenant.id)
     with warehouse.registry(actor=actor, run_id=run_id) as conn:
-        gone = conn.execute(
-            sa.text(
-                "UPDATE core.organizations SET is_active = false WHERE is_active AND NOT (slug = ANY(:slugs))"
-                " RETURNING slug"
-            ),
-            {"slugs": list(tenants)},
-        ).scalars().all()
+        gone = (
+            conn.execute(
+                sa.text(
+                    "UPDATE core.organizations SET is_active = false WHERE is_active AND NOT (slug = ANY(:slugs))"
+                    " RETURNING slug"
+                ),
+                {"slugs": list(tenants)},
+            )
+            .scalars()
+            .all()
+        )
     return SyncReport(created, updated, unchanged, sorted(gone))
 
 
@@ -120,7 +133,12 @@ def seed_demo_users(warehouse: Warehouse, tenant: Tenant, *, actor: str) -> int:
                     " VALUES (:org, :u, :e, :r, :active, " + ("now()" if deleted else "NULL") + ")"
                     " ON CONFLICT (organization_id, username) DO NOTHING"
                 ),
-                {"org": tenant.id, "u": username, "e": f"{username}@{tenant.slug}.example", "r": role,
-                 "active": deleted is None},
+                {
+                    "org": tenant.id,
+                    "u": username,
+                    "e": f"{username}@{tenant.slug}.example",
+                    "r": role,
+                    "active": deleted is None,
+                },
             )
     return len(users)

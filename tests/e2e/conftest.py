@@ -35,19 +35,28 @@ def definitions() -> dg.Definitions:
     return defs()
 
 
-def run_partition(definitions: dg.Definitions, instance: dg.DagsterInstance, tenant: str, pay_date: str,
-                  tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+def run_partition(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    tenant: str,
+    pay_date: str,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
     from synclinqs_pipelines.defs.partitions import partition_key, tenant_partitions
 
     if not instance.has_dynamic_partition(tenant_partitions.name, tenant):
         instance.add_dynamic_partitions(tenant_partitions.name, [tenant])
     return definitions.resolve_job_def("payroll_partition_job").execute_in_process(
-        partition_key=partition_key(tenant, pay_date), instance=instance, tags=tags or {}, raise_on_error=False,
+        partition_key=partition_key(tenant, pay_date),
+        instance=instance,
+        tags=tags or {},
+        raise_on_error=False,
     )
 
 
-def evaluate(sensor: dg.SensorDefinition, definitions: dg.Definitions, instance: dg.DagsterInstance,
-             cursor: str | None = None) -> dg.SensorResult:
+def evaluate(
+    sensor: dg.SensorDefinition, definitions: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None
+) -> dg.SensorResult:
     with dg.build_sensor_context(instance=instance, resources=definitions.resources, cursor=cursor) as context:
         result = sensor(context)
     if isinstance(result, dg.SensorResult):
@@ -71,7 +80,8 @@ def demo(cluster, instance, definitions) -> DemoRun:
     for request in result.run_requests:
         keys = request.partition_key.keys_by_dimension
         demo_run.results[(keys["tenant"], keys["pay_date"])] = run_partition(
-            definitions, instance, keys["tenant"], keys["pay_date"], request.tags)
+            definitions, instance, keys["tenant"], keys["pay_date"], request.tags
+        )
     return demo_run
 
 
@@ -79,11 +89,18 @@ def partition_rows(warehouse, slug: str, pay_date: str) -> list[tuple]:
     """Every contribution of a partition as (employee external id, source, amount, loan, file row)."""
     tenant = warehouse.tenant_by_slug(slug)
     with warehouse.tenant(tenant, actor="test") as conn:
-        return [tuple(r) for r in conn.execute(sa.text(
-            "SELECT e.external_id, c.source_code, c.amount_cents, l.loan_number, c.source_row, f.file_name"
-            " FROM core.contributions c JOIN core.employees e ON e.id = c.employee_id"
-            " LEFT JOIN core.loans l ON l.id = c.loan_id JOIN core.file_uploads f ON f.id = c.file_upload_id"
-            " WHERE c.pay_date = :pd ORDER BY 1, 2, 4, 6"), {"pd": dt.date.fromisoformat(pay_date)})]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT e.external_id, c.source_code, c.amount_cents, l.loan_number, c.source_row, f.file_name"
+                    " FROM core.contributions c JOIN core.employees e ON e.id = c.employee_id"
+                    " LEFT JOIN core.loans l ON l.id = c.loan_id JOIN core.file_uploads f ON f.id = c.file_upload_id"
+                    " WHERE c.pay_date = :pd ORDER BY 1, 2, 4, 6"
+                ),
+                {"pd": dt.date.fromisoformat(pay_date)},
+            )
+        ]
 
 
 EXPECTED = Path(__file__).resolve().parent / "expected"

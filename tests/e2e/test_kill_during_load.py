@@ -19,15 +19,19 @@ SLUG, PAY_DATE = "cedar-logistics", "2026-02-06"
 
 
 def _waiting_load(conn: sa.Connection) -> int | None:
-    pid = conn.execute(sa.text(
-        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        " AND query LIKE 'DELETE FROM core.pay_records%' LIMIT 1")).scalar()
+    pid = conn.execute(
+        sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE 'DELETE FROM core.pay_records%' LIMIT 1"
+        )
+    ).scalar()
     conn.commit()  # pg_stat_activity is a snapshot per transaction
     return pid
 
 
 def test_killed_load_leaves_the_partition_as_it_was_and_a_rerun_matches_a_clean_run(
-        demo, definitions, instance, warehouse, tmp_path):
+    demo, definitions, instance, warehouse, tmp_path
+):
     clean = partition_rows(warehouse, SLUG, PAY_DATE)
     assert len(clean) == 497
     tenant = warehouse.tenant_by_slug(SLUG)
@@ -37,12 +41,17 @@ def test_killed_load_leaves_the_partition_as_it_was_and_a_rerun_matches_a_clean_
     blocker = warehouse.engine.connect()
     hold = blocker.begin()
     blocker.execute(sa.text("SELECT set_config('app.current_organization_id', :o, true)"), {"o": str(tenant.id)})
-    blocker.execute(sa.text("SELECT id FROM core.pay_records WHERE pay_date = :pd FOR UPDATE"),
-                    {"pd": dt.date.fromisoformat(PAY_DATE)})
+    blocker.execute(
+        sa.text("SELECT id FROM core.pay_records WHERE pay_date = :pd FOR UPDATE"),
+        {"pd": dt.date.fromisoformat(PAY_DATE)},
+    )
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
-    proc = subprocess.Popen([sys.executable, "-m", "synclinqs_pipelines.cli", "pipeline", "run", "--tenant", SLUG,
-                             "--pay-date", PAY_DATE], env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(tmp_path / "run.log", "wb"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synclinqs_pipelines.cli", "pipeline", "run", "--tenant", SLUG, "--pay-date", PAY_DATE],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "run.log").open("wb"),
+    )
     backend = None
     try:
         with warehouse.engine.connect() as watch:
@@ -53,8 +62,13 @@ def test_killed_load_leaves_the_partition_as_it_was_and_a_rerun_matches_a_clean_
         assert backend is not None, (tmp_path / "run.log").read_text()[-3000:]
         with warehouse.tenant(warehouse.tenant_by_slug(SLUG), actor="test") as conn:
             # Seen from outside, mid-load, the partition is untouched.
-            assert conn.execute(sa.text("SELECT count(*) FROM core.contributions WHERE pay_date = :pd"),
-                                {"pd": dt.date.fromisoformat(PAY_DATE)}).scalar_one() == 497
+            assert (
+                conn.execute(
+                    sa.text("SELECT count(*) FROM core.contributions WHERE pay_date = :pd"),
+                    {"pd": dt.date.fromisoformat(PAY_DATE)},
+                ).scalar_one()
+                == 497
+            )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
     finally:
@@ -62,8 +76,12 @@ def test_killed_load_leaves_the_partition_as_it_was_and_a_rerun_matches_a_clean_
         blocker.close()
     with warehouse.engine.connect() as watch:
         deadline = time.time() + 60
-        while time.time() < deadline and watch.execute(
-                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": backend}).scalar_one():
+        while (
+            time.time() < deadline
+            and watch.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": backend}
+            ).scalar_one()
+        ):
             watch.commit()
             time.sleep(0.2)
     assert proc.returncode == -signal.SIGKILL

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 
 import pytest
 import sqlalchemy as sa
@@ -32,11 +31,17 @@ EXPECTED_SUMS: dict[tuple[str, str], tuple[int, int]] = {
 def _summary(warehouse, slug, pay_date):
     tenant = warehouse.tenant_by_slug(slug)
     with warehouse.tenant(tenant, actor="test") as conn:
-        rows, cents = conn.execute(sa.text("SELECT count(*), coalesce(sum(amount_cents), 0) FROM core.contributions"
-                                           " WHERE pay_date = :pd"), {"pd": dt.date.fromisoformat(pay_date)}).one()
-        export = conn.execute(sa.text("SELECT file_name, record_count, control_total_cents, digest_sha256, uri"
-                                      " FROM core.file_exports WHERE pay_date = :pd AND status = 'written'"),
-                              {"pd": dt.date.fromisoformat(pay_date)}).first()
+        rows, cents = conn.execute(
+            sa.text("SELECT count(*), coalesce(sum(amount_cents), 0) FROM core.contributions WHERE pay_date = :pd"),
+            {"pd": dt.date.fromisoformat(pay_date)},
+        ).one()
+        export = conn.execute(
+            sa.text(
+                "SELECT file_name, record_count, control_total_cents, digest_sha256, uri"
+                " FROM core.file_exports WHERE pay_date = :pd AND status = 'written'"
+            ),
+            {"pd": dt.date.fromisoformat(pay_date)},
+        ).first()
     return int(rows), int(cents), export
 
 
@@ -50,8 +55,11 @@ def test_sensor_accepts_every_demo_file_and_requests_one_run_each(demo):
 
 def test_partitions_load_and_export_or_wait_by_error_rate(demo, warehouse):
     outcomes = {key: result.success for key, result in demo.results.items()}
-    assert outcomes == {(t, d): not (t == "bluebird-health" and d == "2026-02-06")
-                        for t in ("acme-manufacturing", "bluebird-health", "cedar-logistics") for d in PAY_DATES}
+    assert outcomes == {
+        (t, d): not (t == "bluebird-health" and d == "2026-02-06")
+        for t in ("acme-manufacturing", "bluebird-health", "cedar-logistics")
+        for d in PAY_DATES
+    }
     for (slug, pay_date), ok in outcomes.items():
         rows, cents, export = _summary(warehouse, slug, pay_date)
         if ok:
@@ -93,9 +101,12 @@ def test_export_files_match_the_checked_in_bytes(demo, warehouse):
 def test_errors_are_queryable_by_row_number_with_rule_codes(demo, warehouse):
     tenant = warehouse.tenant_by_slug("acme-manufacturing")
     with warehouse.tenant(tenant, actor="test") as conn:
-        errors = conn.execute(sa.text(
-            "SELECT q.source_row, q.field, q.rule_code, q.stage FROM core.error_queue q"
-            " WHERE q.pay_date = '2026-02-06' AND q.severity = 'error' ORDER BY q.source_row")).all()
+        errors = conn.execute(
+            sa.text(
+                "SELECT q.source_row, q.field, q.rule_code, q.stage FROM core.error_queue q"
+                " WHERE q.pay_date = '2026-02-06' AND q.severity = 'error' ORDER BY q.source_row"
+            )
+        ).all()
     got = [tuple(e) for e in errors]
     assert (5, "Termination Date", "CONTRIBUTION_AFTER_TERMINATION", "validation") in got
     assert (7, "401K Catch Up", "IRS_ROTH_CATCHUP_REQUIRED", "validation") in got
@@ -103,8 +114,12 @@ def test_errors_are_queryable_by_row_number_with_rule_codes(demo, warehouse):
     assert len(got) == 7
     blue = warehouse.tenant_by_slug("bluebird-health")
     with warehouse.tenant(blue, actor="test") as conn:
-        held = conn.execute(sa.text("SELECT count(DISTINCT source_row) FROM core.error_queue WHERE pay_date = '2026-02-06'"
-                                    " AND severity = 'error'")).scalar_one()
+        held = conn.execute(
+            sa.text(
+                "SELECT count(DISTINCT source_row) FROM core.error_queue WHERE pay_date = '2026-02-06'"
+                " AND severity = 'error'"
+            )
+        ).scalar_one()
     assert held == 22
 
 
@@ -114,7 +129,9 @@ def test_rematerializing_a_partition_leaves_identical_rows(demo, definitions, in
     assert result.success
     assert partition_rows(warehouse, "cedar-logistics", "2026-01-23") == before
     with warehouse.tenant(warehouse.tenant_by_slug("cedar-logistics"), actor="test") as conn:
-        exports = conn.execute(sa.text("SELECT count(*) FROM core.file_exports WHERE pay_date = '2026-01-23'")).scalar_one()
+        exports = conn.execute(
+            sa.text("SELECT count(*) FROM core.file_exports WHERE pay_date = '2026-01-23'")
+        ).scalar_one()
     assert exports == 1, "identical rows give the identical file, not a second export"
 
 
@@ -129,9 +146,16 @@ def test_same_file_renamed_adds_nothing_and_is_recorded_as_duplicate(demo, defin
     assert result.run_requests == []
     assert partition_rows(warehouse, "acme-manufacturing", "2026-01-09") == before
     with warehouse.tenant(warehouse.tenant_by_slug("acme-manufacturing"), actor="test") as conn:
-        dup = conn.execute(sa.text("SELECT f.status, o.file_name FROM core.file_uploads f JOIN core.file_uploads o"
-                                   " ON o.id = f.duplicate_of WHERE f.file_name = :n"), {"n": f"COPY OF {name}"}).one()
-        note = conn.execute(sa.text("SELECT title FROM core.notifications WHERE kind = 'duplicate_file'")).scalars().all()
+        dup = conn.execute(
+            sa.text(
+                "SELECT f.status, o.file_name FROM core.file_uploads f JOIN core.file_uploads o"
+                " ON o.id = f.duplicate_of WHERE f.file_name = :n"
+            ),
+            {"n": f"COPY OF {name}"},
+        ).one()
+        note = (
+            conn.execute(sa.text("SELECT title FROM core.notifications WHERE kind = 'duplicate_file'")).scalars().all()
+        )
     assert tuple(dup) == ("duplicate", name)
     assert note == ["Duplicate file ignored"]
 
@@ -142,9 +166,21 @@ def test_off_cycle_file_adds_exactly_its_rows(demo, definitions, instance, wareh
 
     acme = DEMO_TENANTS[0]
     people = make_people(acme.seed, acme.employees)[10:13]
-    rows = [period_row(p, dt.date(2026, 1, 23), acme.plan_code) | {"pretax_cents": 5000, "roth_cents": 0,
-            "catchup_pretax_cents": 0, "catchup_roth_cents": 0, "match_cents": 0, "loan_1_cents": 0,
-            "loan_2_cents": 0, "gross_pay_cents": 100000, "plan_compensation_cents": 100000} for p in people]
+    rows = [
+        period_row(p, dt.date(2026, 1, 23), acme.plan_code)
+        | {
+            "pretax_cents": 5000,
+            "roth_cents": 0,
+            "catchup_pretax_cents": 0,
+            "catchup_roth_cents": 0,
+            "match_cents": 0,
+            "loan_1_cents": 0,
+            "loan_2_cents": 0,
+            "gross_pay_cents": 100000,
+            "plan_compensation_cents": 100000,
+        }
+        for p in people
+    ]
     before = partition_rows(warehouse, "acme-manufacturing", "2026-01-23")
     inbox = get_settings().inbox / "acme-manufacturing"
     (inbox / "bonus_20260123.csv").write_bytes(write_payroll("adp_workforce_now", encode("adp_workforce_now", rows)))
@@ -155,7 +191,8 @@ def test_off_cycle_file_adds_exactly_its_rows(demo, definitions, instance, wareh
     added = sorted(set(after) - set(before))
     assert sorted(set(before) - set(after)) == []
     assert [(a[0], a[1], a[2], a[5]) for a in added] == sorted(
-        (p.external_id, "PRETAX", 5000, "bonus_20260123.csv") for p in people)
+        (p.external_id, "PRETAX", 5000, "bonus_20260123.csv") for p in people
+    )
 
 
 def test_s3_landing_zone_lists_reads_and_quarantines(tmp_path):
@@ -174,7 +211,9 @@ def test_s3_landing_zone_lists_reads_and_quarantines(tmp_path):
         zone = S3LandingZone(client, "landing")
         files = zone.list(10)
         assert sorted((f.key, f.tenant_folder, f.kind) for f in files) == [
-            ("acme/pay.csv", "acme", "payroll"), ("stray.csv", None, "payroll")]
+            ("acme/pay.csv", "acme", "payroll"),
+            ("stray.csv", None, "payroll"),
+        ]
         pay = next(f for f in files if f.key == "acme/pay.csv")
         assert zone.read(pay) == b"a,b\n1,2\n"
         stray = next(f for f in files if f.key == "stray.csv")
@@ -201,5 +240,7 @@ def test_unknown_tenant_folder_and_unreadable_file_are_quarantined_with_reasons(
     assert "is neither UTF-8 nor Windows-1252 text; ask the sender to export the file as UTF-8 CSV" in reasons
     assert (inbox / "cedar-logistics" / ".uploading.csv.part").exists(), "an upload in progress is left alone"
     with warehouse.tenant(warehouse.tenant_by_slug("cedar-logistics"), actor="test") as conn:
-        status = conn.execute(sa.text("SELECT status FROM core.file_uploads WHERE file_name = 'garbage.csv'")).scalar_one()
+        status = conn.execute(
+            sa.text("SELECT status FROM core.file_uploads WHERE file_name = 'garbage.csv'")
+        ).scalar_one()
     assert status == "quarantined"

@@ -59,10 +59,20 @@ def inbound(loop, tmp_path_factory, warehouse, cluster):
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     inbox = get_settings().inbox
     accounts = {
-        "acme-manufacturing": Account("acme-manufacturing", "acme", inbox / "acme-manufacturing", 5_000_000,
-                                      password_hash=hash_password("acme-secret")),
-        "bluebird-health": Account("bluebird-health", "bluebird", inbox / "bluebird-health", 5_000_000,
-                                   authorized_keys=[client_key.convert_to_public()]),
+        "acme-manufacturing": Account(
+            "acme-manufacturing",
+            "acme",
+            inbox / "acme-manufacturing",
+            5_000_000,
+            password_hash=hash_password("acme-secret"),
+        ),
+        "bluebird-health": Account(
+            "bluebird-health",
+            "bluebird",
+            inbox / "bluebird-health",
+            5_000_000,
+            authorized_keys=[client_key.convert_to_public()],
+        ),
     }
     events: list[tuple[str, str | None, dict]] = []
 
@@ -73,8 +83,9 @@ def inbound(loop, tmp_path_factory, warehouse, cluster):
 
     port = free_port()
     book = LockoutBook(threshold=3, seconds=2)
-    server = loop.run(start_server(accounts, host="127.0.0.1", port=port, host_key_path=keys / "host",
-                                   audit=audit, lockouts=book))
+    server = loop.run(
+        start_server(accounts, host="127.0.0.1", port=port, host_key_path=keys / "host", audit=audit, lockouts=book)
+    )
     yield {"port": port, "client_key": client_key, "events": events, "inbox": inbox}
     server.close()
 
@@ -89,6 +100,7 @@ def _upload(loop, port, username, remote, data, **auth):  # type: ignore[no-unty
             async with sftp.open(remote, "wb") as fh:
                 await fh.write(data)
             return sorted(await sftp.listdir("."))
+
     return loop.run(go())
 
 
@@ -107,10 +119,17 @@ def test_a_tenant_uploads_and_the_partition_materializes(demo, inbound, loop, de
     assert request.partition_key.keys_by_dimension == {"tenant": "acme-manufacturing", "pay_date": "2026-02-20"}
     assert run_partition(definitions, instance, "acme-manufacturing", "2026-02-20", request.tags).success
     with warehouse.tenant(warehouse.tenant_by_slug("acme-manufacturing"), actor="test") as conn:
-        assert conn.execute(sa.text("SELECT count(DISTINCT employee_id) FROM core.contributions"
-                                    " WHERE pay_date = '2026-02-20'")).scalar_one() == 20
-        uploads = conn.execute(sa.text("SELECT details->>'file_name' FROM audit.audit_logs"
-                                       " WHERE operation = 'sftp_upload'")).scalars().all()
+        assert (
+            conn.execute(
+                sa.text("SELECT count(DISTINCT employee_id) FROM core.contributions WHERE pay_date = '2026-02-20'")
+            ).scalar_one()
+            == 20
+        )
+        uploads = (
+            conn.execute(sa.text("SELECT details->>'file_name' FROM audit.audit_logs WHERE operation = 'sftp_upload'"))
+            .scalars()
+            .all()
+        )
     assert "payroll_20260220.csv" in uploads
 
 
@@ -123,12 +142,16 @@ def test_tenants_cannot_reach_each_other_or_escape(inbound, loop):
 
     async def probe():  # type: ignore[no-untyped-def]
         outcomes = {}
-        async with await _sftp_session(inbound["port"], "acme", password="acme-secret") as conn, \
-                conn.start_sftp_client() as sftp:
+        async with (
+            await _sftp_session(inbound["port"], "acme", password="acme-secret") as conn,
+            conn.start_sftp_client() as sftp,
+        ):
             outcomes["root"] = sorted(await sftp.listdir("/"))
             outcomes["dotdot"] = sorted(await sftp.listdir("/../.."))
-            for name, path in (("read_other", "/../bluebird-health/private.csv"),
-                               ("read_via_symlink", "/sneaky-link/private.csv")):
+            for name, path in (
+                ("read_other", "/../bluebird-health/private.csv"),
+                ("read_via_symlink", "/sneaky-link/private.csv"),
+            ):
                 try:
                     async with sftp.open(path, "rb") as fh:
                         outcomes[name] = await fh.read()
@@ -176,8 +199,12 @@ def test_wrong_credentials_are_refused_and_repeated_failures_lock(inbound, loop,
     kinds = [e[0] for e in inbound["events"]]
     assert kinds.count("sftp_login_failed") >= 4 and "sftp_login_locked" in kinds
     with warehouse.tenant(warehouse.tenant_by_slug("acme-manufacturing"), actor="test") as conn:
-        locked = conn.execute(sa.text("SELECT count(*) FROM audit.audit_logs WHERE operation = 'sftp_login_failed'"
-                                      " AND (details->>'locked')::boolean")).scalar_one()
+        locked = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM audit.audit_logs WHERE operation = 'sftp_login_failed'"
+                " AND (details->>'locked')::boolean"
+            )
+        ).scalar_one()
     assert locked >= 1
 
 
@@ -239,8 +266,12 @@ class RecordkeeperServer:
 
         async def listen():  # type: ignore[no-untyped-def]
             return await asyncssh.create_server(
-                Server, "127.0.0.1", self.port, server_host_keys=[host_key(self.key_path)],
-                sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(self.root).encode()))
+                Server,
+                "127.0.0.1",
+                self.port,
+                server_host_keys=[host_key(self.key_path)],
+                sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(self.root).encode()),
+            )
 
         self.server = self.loop.run(listen())
 
@@ -270,8 +301,14 @@ def recordkeeper(loop, tmp_path):
 def _destination(rk: RecordkeeperServer, pin: str | None = None) -> Destination:
     from synclinqs_pipelines.mapping.spec import SftpOutboundSpec
 
-    spec = SftpOutboundSpec(host="127.0.0.1", port=rk.port, username="synclinqs", password_env="RK_PASSWORD",
-                            host_key_fingerprint=pin or rk.fingerprint, remote_dir="/")
+    spec = SftpOutboundSpec(
+        host="127.0.0.1",
+        port=rk.port,
+        username="synclinqs",
+        password_env="RK_PASSWORD",
+        host_key_fingerprint=pin or rk.fingerprint,
+        remote_dir="/",
+    )
     return Destination(spec, None, "rk-secret")
 
 
@@ -279,19 +316,30 @@ def _exports(warehouse, tenant, n: int) -> list[uuid.UUID]:
     ids = []
     with warehouse.tenant(tenant, actor="test") as conn:
         for i in range(n):
-            ids.append(conn.execute(sa.text(
-                "INSERT INTO core.file_exports (organization_id, pay_date, destination_system, file_name, uri,"
-                " digest_sha256, size_bytes, record_count, control_total_cents) VALUES (:o, :d, 'fidelity', :n,"
-                " 'file:///x', 'x', 1, 1, 1) RETURNING id"),
-                {"o": tenant.id, "d": dt.date(2026, 1, 9) + dt.timedelta(days=14 * i), "n": f"f{i}.csv"}).scalar_one())
+            ids.append(
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO core.file_exports (organization_id, pay_date, destination_system, file_name, uri,"
+                        " digest_sha256, size_bytes, record_count, control_total_cents) VALUES (:o, :d, 'fidelity', :n,"
+                        " 'file:///x', 'x', 1, 1, 1) RETURNING id"
+                    ),
+                    {"o": tenant.id, "d": dt.date(2026, 1, 9) + dt.timedelta(days=14 * i), "n": f"f{i}.csv"},
+                ).scalar_one()
+            )
     return ids
 
 
 def _attempts(warehouse, tenant, export_id):  # type: ignore[no-untyped-def]
     with warehouse.tenant(tenant, actor="test") as conn:
-        return [tuple(r) for r in conn.execute(sa.text(
-            "SELECT attempt, outcome FROM core.retry_logs WHERE file_export_id = :e ORDER BY started_at, attempt"),
-            {"e": export_id})]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT attempt, outcome FROM core.retry_logs WHERE file_export_id = :e ORDER BY started_at, attempt"
+                ),
+                {"e": export_id},
+            )
+        ]
 
 
 def test_flaky_server_gets_every_export_exactly_once_byte_identical(recordkeeper, warehouse, make_tenant):
@@ -344,9 +392,14 @@ def test_delivery_failure_marks_the_export_failed_and_notifies(recordkeeper, war
     outbox = LocalObjectStore(get_settings().outbox)
     uri = outbox.put(f"{tenant.slug}/FID_1.csv", b"H,1\n")
     with warehouse.tenant(tenant, actor="test") as conn:
-        conn.execute(sa.text("INSERT INTO core.file_exports (organization_id, pay_date, destination_system, file_name,"
-                             " uri, digest_sha256, size_bytes, record_count, control_total_cents) VALUES (:o,"
-                             " '2026-01-09', 'fidelity', 'FID_1.csv', :u, 'x', 4, 0, 0)"), {"o": tenant.id, "u": uri})
+        conn.execute(
+            sa.text(
+                "INSERT INTO core.file_exports (organization_id, pay_date, destination_system, file_name,"
+                " uri, digest_sha256, size_bytes, record_count, control_total_cents) VALUES (:o,"
+                " '2026-01-09', 'fidelity', 'FID_1.csv', :u, 'x', 4, 0, 0)"
+            ),
+            {"o": tenant.id, "u": uri},
+        )
     base = catalog.load_tenants()["acme-manufacturing"]
     os.environ["RK_PASSWORD"] = "rk-secret"
     spec = base.model_copy(update={"slug": tenant.slug, "sftp_outbound": _destination(recordkeeper).spec})
@@ -366,8 +419,14 @@ def test_a_host_key_that_does_not_match_the_pin_is_refused(recordkeeper, warehou
     [export_id] = _exports(warehouse, tenant, 1)
     wrong = fingerprint(asyncssh.generate_private_key("ssh-ed25519"))
     with pytest.raises(DeliveryFailed, match="host key does not match"):
-        deliver(lambda: warehouse.tenant(tenant, actor="test"), tenant.id, export_id, _destination(recordkeeper, wrong),
-                "x.csv", b"data")
+        deliver(
+            lambda: warehouse.tenant(tenant, actor="test"),
+            tenant.id,
+            export_id,
+            _destination(recordkeeper, wrong),
+            "x.csv",
+            b"data",
+        )
     assert _attempts(warehouse, tenant, export_id) == [(1, "failed")]
     assert not (recordkeeper.root / "x.csv").exists()
 
@@ -386,7 +445,9 @@ def test_pgp_encryption_to_the_recordkeeper_key(tmp_path):
         public.write_text(str(cert))
         encrypted = pgp_encrypt(b"SSN,AMOUNT\n123456789,10.00\n", public)
         assert b"123456789" not in encrypted
-        assert pysequoia.decrypt(encrypted, decryptor=cert.secrets.decryptor()).bytes == b"SSN,AMOUNT\n123456789,10.00\n"
+        assert (
+            pysequoia.decrypt(encrypted, decryptor=cert.secrets.decryptor()).bytes == b"SSN,AMOUNT\n123456789,10.00\n"
+        )
 
 
 def test_confirmations_are_fetched_from_the_recordkeeper_into_the_landing_flow(recordkeeper, tmp_path):

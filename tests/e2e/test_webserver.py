@@ -27,7 +27,10 @@ def test_dev_command_serves_the_dagster_ui(cluster, tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "synclinqs_pipelines.cli", "dev", "--port", str(port), "--no-demo", "--no-sftp"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     body = None
     try:

@@ -24,8 +24,13 @@ def personal_data() -> tuple[re.Pattern[bytes], list[bytes]]:
     for tenant in DEMO_TENANTS:
         for p in make_people(tenant.seed, tenant.employees, tenant.has_roth):
             ssns.add(p.ssn)
-            texts.update({f"{p.ssn[:3]}-{p.ssn[3:5]}-{p.ssn[5:]}", f"{p.first_name} {p.last_name}",
-                          f"{p.last_name}, {p.first_name}"})
+            texts.update(
+                {
+                    f"{p.ssn[:3]}-{p.ssn[3:5]}-{p.ssn[5:]}",
+                    f"{p.first_name} {p.last_name}",
+                    f"{p.last_name}, {p.first_name}",
+                }
+            )
             if p.birth_date.year < 2000:
                 texts.update({p.birth_date.strftime("%m/%d/%Y"), p.birth_date.isoformat()})
     digits = re.compile(rb"(?<![0-9])(" + b"|".join(s.encode() for s in sorted(ssns)) + rb")(?![0-9])")
@@ -62,9 +67,12 @@ def test_no_personal_data_in_dagster_storage_logs_or_queues(demo, warehouse, clu
                 for (text,) in conn.execute(sa.text(query)):
                     rows += 1
                     scanned[f"{tenant.slug}: {query[:40]}"] = scanned.get(f"{tenant.slug}: {query[:40]}", []) + find(
-                        text.encode(), digits, texts)
+                        text.encode(), digits, texts
+                    )
     with engine_for(cluster, ROLE_OWNER).connect() as conn:
-        audit = conn.execute(sa.text("SELECT details::text || array_to_string(changed_columns, ',') FROM audit.audit_logs"))
+        audit = conn.execute(
+            sa.text("SELECT details::text || array_to_string(changed_columns, ',') FROM audit.audit_logs")
+        )
         scanned["audit.audit_logs"] = [h for (text,) in audit for h in find(text.encode(), digits, texts)]
     assert rows > 50, "the queues were read"
     leaks = {where: hits for where, hits in scanned.items() if hits}

@@ -19,8 +19,10 @@ def test_a_change_to_a_core_table_is_chained_with_actor_row_and_columns(warehous
     tenant = make_tenant("audit")
     with warehouse.tenant(tenant, actor="run:abc123", run_id="abc123") as conn:
         plan_id = conn.execute(
-            sa.text("INSERT INTO core.plans (organization_id, plan_code, name) VALUES (:o, 'AUD', 'Audit plan')"
-                    " RETURNING id"),
+            sa.text(
+                "INSERT INTO core.plans (organization_id, plan_code, name) VALUES (:o, 'AUD', 'Audit plan')"
+                " RETURNING id"
+            ),
             {"o": tenant.id},
         ).scalar_one()
         conn.execute(sa.text("UPDATE core.plans SET name = 'Renamed' WHERE id = :id"), {"id": plan_id})
@@ -32,7 +34,9 @@ def test_a_change_to_a_core_table_is_chained_with_actor_row_and_columns(warehous
             ),
             {"id": plan_id},
         ).all()
-        visible_to_tenant = conn.execute(sa.text("SELECT count(DISTINCT organization_id) FROM audit.audit_logs")).scalar_one()
+        visible_to_tenant = conn.execute(
+            sa.text("SELECT count(DISTINCT organization_id) FROM audit.audit_logs")
+        ).scalar_one()
     with engine_for(warehouse.cluster, ROLE_OWNER).connect() as conn:
         ok = verify_chain(conn)
     assert visible_to_tenant == 1
@@ -46,8 +50,11 @@ def test_a_change_to_a_core_table_is_chained_with_actor_row_and_columns(warehous
 
 
 def test_pipeline_role_cannot_update_delete_or_truncate_the_audit_log(cluster):
-    for statement in ("UPDATE audit.audit_logs SET actor = 'x'", "DELETE FROM audit.audit_logs",
-                      "TRUNCATE audit.audit_logs"):
+    for statement in (
+        "UPDATE audit.audit_logs SET actor = 'x'",
+        "DELETE FROM audit.audit_logs",
+        "TRUNCATE audit.audit_logs",
+    ):
         with pytest.raises(ProgrammingError, match="permission denied"):
             with engine_for(cluster, ROLE_PIPELINE).begin() as conn:
                 conn.execute(sa.text(statement))
@@ -59,8 +66,10 @@ def test_tampering_is_found_at_the_right_entry(warehouse, make_tenant, cluster):
         conn.execute(sa.text("UPDATE core.plans SET name = 'one' WHERE organization_id = :o"), {"o": tenant.id})
         conn.execute(sa.text("UPDATE core.plans SET name = 'two' WHERE organization_id = :o"), {"o": tenant.id})
         target = conn.execute(
-            sa.text("SELECT id, actor FROM audit.audit_logs WHERE organization_id = :o AND operation = 'UPDATE'"
-                    " ORDER BY id LIMIT 1"),
+            sa.text(
+                "SELECT id, actor FROM audit.audit_logs WHERE organization_id = :o AND operation = 'UPDATE'"
+                " ORDER BY id LIMIT 1"
+            ),
             {"o": tenant.id},
         ).one()
     owner = engine_for(cluster, ROLE_OWNER)
@@ -69,7 +78,9 @@ def test_tampering_is_found_at_the_right_entry(warehouse, make_tenant, cluster):
         # The owner can switch the append-only trigger off; the chain still shows what it did.
         with owner.begin() as conn:
             conn.execute(sa.text("ALTER TABLE audit.audit_logs DISABLE TRIGGER audit_logs_append_only"))
-            conn.execute(sa.text("UPDATE audit.audit_logs SET actor = :a WHERE id = :id"), {"a": value, "id": target.id})
+            conn.execute(
+                sa.text("UPDATE audit.audit_logs SET actor = :a WHERE id = :id"), {"a": value, "id": target.id}
+            )
             conn.execute(sa.text("ALTER TABLE audit.audit_logs ENABLE TRIGGER audit_logs_append_only"))
 
     set_actor("someone-else")
@@ -88,4 +99,6 @@ def test_tampering_is_found_at_the_right_entry(warehouse, make_tenant, cluster):
 def test_owner_cannot_update_the_audit_log_while_the_trigger_is_on(cluster):
     with pytest.raises(ProgrammingError, match="append-only"):
         with engine_for(cluster, ROLE_OWNER).begin() as conn:
-            conn.execute(sa.text("UPDATE audit.audit_logs SET actor = 'x' WHERE id = (SELECT min(id) FROM audit.audit_logs)"))
+            conn.execute(
+                sa.text("UPDATE audit.audit_logs SET actor = 'x' WHERE id = (SELECT min(id) FROM audit.audit_logs)")
+            )

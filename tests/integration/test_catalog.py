@@ -44,9 +44,7 @@ def test_no_project_role_is_superuser_or_bypasses_rls(cluster):
 def test_code_paths_connect_as_the_non_superuser_roles(cluster):
     for role in (ROLE_OWNER, ROLE_PIPELINE):
         with engine_for(cluster, role).connect() as conn:
-            user, is_super = conn.execute(
-                sa.text("SELECT current_user, current_setting('is_superuser')")
-            ).one()
+            user, is_super = conn.execute(sa.text("SELECT current_user, current_setting('is_superuser')")).one()
         assert (user, is_super) == (role, "off")
 
 
@@ -59,5 +57,4 @@ def test_pipeline_role_cannot_change_the_audit_log(cluster):
             ),
             {"r": ROLE_PIPELINE},
         ).all()
-    assert dict(privileges) == {"SELECT": True, "INSERT": False, "UPDATE": False, "DELETE": False,
-                                "TRUNCATE": False}
+    assert dict(privileges) == {"SELECT": True, "INSERT": False, "UPDATE": False, "DELETE": False, "TRUNCATE": False}

@@ -30,40 +30,62 @@ def test_tenant_a_cannot_see_change_or_add_tenant_b_rows(warehouse, make_tenant)
     b_employee = _add_employee(warehouse, b, "B-1")
     _add_employee(warehouse, a, "A-1")
     with warehouse.tenant(a, actor="test") as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM core.employees WHERE organization_id = :b"),
-                            {"b": b.id}).scalar_one() == 0
-        assert conn.execute(sa.text("SELECT count(*) FROM core.plans WHERE organization_id = :b"),
-                            {"b": b.id}).scalar_one() == 0
-        assert conn.execute(sa.text("UPDATE core.employees SET division = 'x' WHERE id = :id"),
-                            {"id": b_employee}).rowcount == 0
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM core.employees WHERE organization_id = :b"), {"b": b.id}
+            ).scalar_one()
+            == 0
+        )
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM core.plans WHERE organization_id = :b"), {"b": b.id}
+            ).scalar_one()
+            == 0
+        )
+        assert (
+            conn.execute(
+                sa.text("UPDATE core.employees SET division = 'x' WHERE id = :id"), {"id": b_employee}
+            ).rowcount
+            == 0
+        )
         assert conn.execute(sa.text("DELETE FROM core.employees WHERE id = :id"), {"id": b_employee}).rowcount == 0
         assert [r[0] for r in conn.execute(sa.text("SELECT external_id FROM core.employees"))] == ["A-1"]
-    with pytest.raises(ProgrammingError, match="row-level security"):
-        with warehouse.tenant(a, actor="test") as conn:
-            conn.execute(
-                sa.text("INSERT INTO core.plans (organization_id, plan_code, name) VALUES (:b, 'X', 'sneaky')"),
-                {"b": b.id},
-            )
+    with pytest.raises(ProgrammingError, match="row-level security"), warehouse.tenant(a, actor="test") as conn:
+        conn.execute(
+            sa.text("INSERT INTO core.plans (organization_id, plan_code, name) VALUES (:b, 'X', 'sneaky')"),
+            {"b": b.id},
+        )
     with warehouse.tenant(b, actor="test") as conn:
-        assert conn.execute(sa.text("SELECT division FROM core.employees WHERE id = :id"),
-                            {"id": b_employee}).scalar_one() is None
+        assert (
+            conn.execute(sa.text("SELECT division FROM core.employees WHERE id = :id"), {"id": b_employee}).scalar_one()
+            is None
+        )
 
 
 def test_without_tenant_context_every_tenant_table_reads_zero_rows(warehouse, make_tenant, cluster):
     tenant = make_tenant("noctx")
     _add_employee(warehouse, tenant, "N-1")
     with engine_for(cluster, ROLE_OWNER).connect() as conn:
-        tables = conn.execute(
-            sa.text(
-                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id'"
-                " WHERE n.nspname = 'core' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+        tables = (
+            conn.execute(
+                sa.text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id'"
+                    " WHERE n.nspname = 'core' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert len(tables) >= 12
     with engine_for(cluster, ROLE_PIPELINE).connect() as conn:
-        readable = [t for t in tables if conn.execute(
-            sa.text("SELECT has_table_privilege(current_user, :t, 'SELECT')"), {"t": f"core.{t}"}).scalar_one()]
+        readable = [
+            t
+            for t in tables
+            if conn.execute(
+                sa.text("SELECT has_table_privilege(current_user, :t, 'SELECT')"), {"t": f"core.{t}"}
+            ).scalar_one()
+        ]
         counts = {t: conn.execute(sa.text(f"SELECT count(*) FROM core.{t}")).scalar_one() for t in readable}
         conn.execute(sa.text("SELECT set_config('app.current_organization_id', '', true)"))
         assert conn.execute(sa.text("SELECT count(*) FROM core.employees")).scalar_one() == 0
@@ -94,6 +116,5 @@ def test_context_does_not_survive_the_transaction_on_a_pooled_connection(cluster
 
 def test_partitions_are_not_reachable_directly(warehouse, make_tenant):
     tenant = make_tenant("part")
-    with pytest.raises(ProgrammingError, match="permission denied"):
-        with warehouse.tenant(tenant, actor="test") as conn:
-            conn.execute(sa.text("SELECT count(*) FROM core.contributions_2026"))
+    with pytest.raises(ProgrammingError, match="permission denied"), warehouse.tenant(tenant, actor="test") as conn:
+        conn.execute(sa.text("SELECT count(*) FROM core.contributions_2026"))

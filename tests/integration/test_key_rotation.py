@@ -21,10 +21,17 @@ def _seed(warehouse, keyring, tenant, people):
         c = keyring.cipher(conn, tenant.id)
         for ssn, last in people:
             conn.execute(
-                sa.text("INSERT INTO core.employees (organization_id, ssn_blind_index, ssn_encrypted,"
-                        " last_name_encrypted, pii_digest) VALUES (:o, :b, :s, :l, :d)"),
-                {"o": tenant.id, "b": c.blind_index(ssn), "s": c.encrypt(TABLE, "ssn_encrypted", ssn),
-                 "l": c.encrypt(TABLE, "last_name_encrypted", last), "d": hashlib.sha256(ssn.encode()).digest()},
+                sa.text(
+                    "INSERT INTO core.employees (organization_id, ssn_blind_index, ssn_encrypted,"
+                    " last_name_encrypted, pii_digest) VALUES (:o, :b, :s, :l, :d)"
+                ),
+                {
+                    "o": tenant.id,
+                    "b": c.blind_index(ssn),
+                    "s": c.encrypt(TABLE, "ssn_encrypted", ssn),
+                    "l": c.encrypt(TABLE, "last_name_encrypted", last),
+                    "d": hashlib.sha256(ssn.encode()).digest(),
+                },
             )
 
 
@@ -32,8 +39,10 @@ def _decrypted(warehouse, keyring, tenant):
     with warehouse.tenant(tenant, actor="test") as conn:
         c = keyring.cipher(conn, tenant.id)
         rows = conn.execute(sa.text("SELECT ssn_encrypted, last_name_encrypted FROM core.employees")).all()
-    return sorted((c.decrypt(TABLE, "ssn_encrypted", bytes(s)), c.decrypt(TABLE, "last_name_encrypted", bytes(l)))
-                  for s, l in rows), {key_version_of(bytes(s)) for s, _ in rows}
+    return sorted(
+        (c.decrypt(TABLE, "ssn_encrypted", bytes(s)), c.decrypt(TABLE, "last_name_encrypted", bytes(last)))
+        for s, last in rows
+    ), {key_version_of(bytes(s)) for s, _ in rows}
 
 
 def test_rotate_command_reencrypts_every_value_to_the_new_version(warehouse, keyring, make_tenant):
@@ -51,9 +60,12 @@ def test_rotate_command_reencrypts_every_value_to_the_new_version(warehouse, key
     assert after == before == sorted(people)
     assert versions == {2}
     with warehouse.tenant(tenant, actor="test") as conn:
-        keys = conn.execute(sa.text("SELECT version, status FROM core.tenant_keys WHERE purpose = 'data'"
-                                    " ORDER BY version")).all()
-        event = conn.execute(sa.text("SELECT details FROM audit.audit_logs WHERE operation = 'key_rotation'")).scalar_one()
+        keys = conn.execute(
+            sa.text("SELECT version, status FROM core.tenant_keys WHERE purpose = 'data' ORDER BY version")
+        ).all()
+        event = conn.execute(
+            sa.text("SELECT details FROM audit.audit_logs WHERE operation = 'key_rotation'")
+        ).scalar_one()
     assert [tuple(k) for k in keys] == [(1, "retired"), (2, "active")]
     assert event == {"new_version": 2, "rows": 3}
 
@@ -68,7 +80,14 @@ def test_encrypted_columns_registry_matches_the_table(cluster):
     from synclinqs_pipelines.warehouse.connection import ROLE_OWNER, engine_for
 
     with engine_for(cluster, ROLE_OWNER).connect() as conn:
-        columns = conn.execute(sa.text(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core'"
-            " AND table_name = 'employees' AND column_name LIKE '%\\_encrypted'")).scalars().all()
+        columns = (
+            conn.execute(
+                sa.text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'core'"
+                    " AND table_name = 'employees' AND column_name LIKE '%\\_encrypted'"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert sorted(columns) == sorted(ENCRYPTED_COLUMNS[TABLE])

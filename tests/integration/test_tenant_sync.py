@@ -22,9 +22,12 @@ def test_sensor_upserts_demo_tenants_and_registers_partitions(warehouse):
     assert sorted(request.partition_keys) == ["acme-manufacturing", "bluebird-health", "cedar-logistics"]
 
     with warehouse.registry(actor="test") as conn:
-        orgs = conn.execute(sa.text(
-            "SELECT slug, payroll_system, recordkeeper_system, template FROM core.organizations"
-            " WHERE slug IN ('acme-manufacturing', 'bluebird-health', 'cedar-logistics') ORDER BY slug")).all()
+        orgs = conn.execute(
+            sa.text(
+                "SELECT slug, payroll_system, recordkeeper_system, template FROM core.organizations"
+                " WHERE slug IN ('acme-manufacturing', 'bluebird-health', 'cedar-logistics') ORDER BY slug"
+            )
+        ).all()
     assert [tuple(o) for o in orgs] == [
         ("acme-manufacturing", "adp_workforce_now", "fidelity", "adp_to_fidelity"),
         ("bluebird-health", "paychex_flex", "vanguard", "paychex_to_vanguard"),
@@ -32,8 +35,9 @@ def test_sensor_upserts_demo_tenants_and_registers_partitions(warehouse):
     ]
     tenant = warehouse.tenant_by_slug("bluebird-health")
     with warehouse.tenant(tenant, actor="test") as conn:
-        plans = conn.execute(sa.text("SELECT plan_code, recordkeeper_plan_id, participants_at_year_start"
-                                     " FROM core.plans")).all()
+        plans = conn.execute(
+            sa.text("SELECT plan_code, recordkeeper_plan_id, participants_at_year_start FROM core.plans")
+        ).all()
         key_count = conn.execute(sa.text("SELECT count(*) FROM core.tenant_keys")).scalar_one()
     assert [tuple(p) for p in plans] == [("BH401K", "091234", 85)]
     assert key_count == 2

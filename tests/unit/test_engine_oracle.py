@@ -14,14 +14,69 @@ from synclinqs_pipelines.mapping.catalog import SpecCatalog
 from synclinqs_pipelines.mapping.engine import ROW
 
 CATALOG = SpecCatalog(Path(__file__).resolve().parents[2] / "mapping_specs")
-AWKWARD = st.sampled_from([
-    "", " ", "\t", "-", "()", "$", "1e5", "inf", "NaN", "0", "-0", "00", "１２", "١٢", "12\u00a0", "\x1c5",
-    "1,234", "12,34", "1,234.567", "(1.00)", "(-1.00)", "-$1.00", "$-1.00", " $ 1,000.00 ", "99999999999999999",
-    "02/30/2026", "1/5/2026", "01/05/2026", "2026-01-05", "20260105", "13/13/2026", "0000-01-01", "1899-01-01",
-    "A", "T", "l", " b ", "W", "Active", "Terminated", "weekly", "biweekly", "ROTH", "terminated", "on_leave",
-    "123-45-6789", "123456789", "000-12-3456", "12345678", "ann@example.com", "5.5", "5.5%", "-3", "0.055",
-    "O'Donnell", "García", "Nguyen-Park", "  padded  ", "x" * 40,
-])
+AWKWARD = st.sampled_from(
+    [
+        "",
+        " ",
+        "\t",
+        "-",
+        "()",
+        "$",
+        "1e5",
+        "inf",
+        "NaN",
+        "0",
+        "-0",
+        "00",
+        "１２",
+        "١٢",
+        "12\u00a0",
+        "\x1c5",
+        "1,234",
+        "12,34",
+        "1,234.567",
+        "(1.00)",
+        "(-1.00)",
+        "-$1.00",
+        "$-1.00",
+        " $ 1,000.00 ",
+        "99999999999999999",
+        "02/30/2026",
+        "1/5/2026",
+        "01/05/2026",
+        "2026-01-05",
+        "20260105",
+        "13/13/2026",
+        "0000-01-01",
+        "1899-01-01",
+        "A",
+        "T",
+        "l",
+        " b ",
+        "W",
+        "Active",
+        "Terminated",
+        "weekly",
+        "biweekly",
+        "ROTH",
+        "terminated",
+        "on_leave",
+        "123-45-6789",
+        "123456789",
+        "000-12-3456",
+        "12345678",
+        "ann@example.com",
+        "5.5",
+        "5.5%",
+        "-3",
+        "0.055",
+        "O'Donnell",
+        "García",
+        "Nguyen-Park",
+        "  padded  ",
+        "x" * 40,
+    ]
+)
 
 
 def text_values() -> st.SearchStrategy[str | None]:
@@ -31,8 +86,11 @@ def text_values() -> st.SearchStrategy[str | None]:
 def frame_for(system_name: str, rows: list[dict[str, str | None]]) -> pl.DataFrame:
     system = CATALOG.system(system_name)
     data = {f.name: [r.get(f.name) for r in rows] for f in system.fields}
-    return pl.DataFrame(data, schema={f.name: pl.String for f in system.fields}).with_row_index(
-        ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    return (
+        pl.DataFrame(data, schema={f.name: pl.String for f in system.fields})
+        .with_row_index(ROW, offset=2)
+        .with_columns(pl.col(ROW).cast(pl.Int64))
+    )
 
 
 def assert_same(plan, frame: pl.DataFrame) -> engine.MappingResult:
@@ -41,7 +99,9 @@ def assert_same(plan, frame: pl.DataFrame) -> engine.MappingResult:
     assert fast.frame.equals(slow.frame), (fast.frame, slow.frame)
     key = ["row", "field", "code"]
     assert fast.errors.sort(key, nulls_last=False).equals(slow.errors.sort(key, nulls_last=False)), (
-        fast.errors, slow.errors)
+        fast.errors,
+        slow.errors,
+    )
     return fast
 
 
@@ -50,8 +110,10 @@ def rows_strategy(system_name: str) -> st.SearchStrategy[list[dict[str, str | No
     return st.lists(st.fixed_dictionaries({n: text_values() for n in names}), min_size=1, max_size=25)
 
 
-@pytest.mark.parametrize("template", ["adp_to_fidelity", "gusto_to_empower", "paylocity_to_relius",
-                                      "ukg_to_ascensus", "paychex_to_paykonnect"])
+@pytest.mark.parametrize(
+    "template",
+    ["adp_to_fidelity", "gusto_to_empower", "paylocity_to_relius", "ukg_to_ascensus", "paychex_to_paykonnect"],
+)
 def test_engine_matches_reference_on_awkward_input(template):
     resolved = CATALOG.resolve(template)
 
@@ -73,5 +135,5 @@ def test_engine_matches_reference_on_generated_demo_files():
         resolved = CATALOG.resolve(tenants[demo.slug].template, tenants[demo.slug])
         name, data = list(demo_files(demo).items())[-1]
         inbound = assert_same(resolved.inbound, read_source(data, resolved.source, name))
-        assert inbound.rows_out > 0 and inbound.rows_rejected == demo.bad_rows[2] or inbound.rows_rejected > 0
+        assert (inbound.rows_out > 0 and inbound.rows_rejected == demo.bad_rows[2]) or inbound.rows_rejected > 0
         assert_same(resolved.outbound, inbound.frame)

@@ -17,8 +17,9 @@ TENANT_A, TENANT_B = uuid.uuid4(), uuid.uuid4()
 
 def cipher(tenant=TENANT_A, versions=(1,), active=1, seed=b"k") -> TenantCipher:
     keys = {v: (seed + bytes([v])) * 16 for v in versions}
-    return TenantCipher(tenant_id=tenant, data_keys={v: k[:32] for v, k in keys.items()}, active_version=active,
-                        index_key=b"i" * 32)
+    return TenantCipher(
+        tenant_id=tenant, data_keys={v: k[:32] for v, k in keys.items()}, active_version=active, index_key=b"i" * 32
+    )
 
 
 def test_round_trip_and_key_version_in_the_header():
@@ -32,7 +33,9 @@ def test_round_trip_and_key_version_in_the_header():
 @pytest.mark.parametrize(
     "tamper",
     [
-        pytest.param(lambda c, b: (c, "core.employees", "ssn_encrypted", b[:-1] + bytes([b[-1] ^ 1])), id="flipped-bit"),
+        pytest.param(
+            lambda c, b: (c, "core.employees", "ssn_encrypted", b[:-1] + bytes([b[-1] ^ 1])), id="flipped-bit"
+        ),
         pytest.param(lambda c, b: (cipher(tenant=TENANT_B), "core.employees", "ssn_encrypted", b), id="other-tenant"),
         pytest.param(lambda c, b: (c, "core.users", "ssn_encrypted", b), id="other-table"),
         pytest.param(lambda c, b: (c, "core.employees", "last_name_encrypted", b), id="other-column"),

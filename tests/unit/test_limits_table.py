@@ -25,8 +25,19 @@ def test_dbt_seed_matches_the_validation_limits():
 
 def test_reference_figures_for_2026():
     l26 = LIMITS[2026]
-    assert (l26.elective_402g, l26.catch_up_50, l26.catch_up_60_63, l26.annual_additions_415c,
-            l26.compensation_401a17, l26.roth_catch_up_wage_threshold) == (
-        2_450_000, 800_000, 1_125_000, 7_200_000, 36_000_000, 15_000_000)
-    assert [catch_up_limit(l26, age) for age in (49, 50, 59, 60, 63, 64)] == [0, 800_000, 800_000, 1_125_000,
-                                                                             1_125_000, 800_000]
+    assert (
+        l26.elective_402g,
+        l26.catch_up_50,
+        l26.catch_up_60_63,
+        l26.annual_additions_415c,
+        l26.compensation_401a17,
+        l26.roth_catch_up_wage_threshold,
+    ) == (2_450_000, 800_000, 1_125_000, 7_200_000, 36_000_000, 15_000_000)
+    assert [catch_up_limit(l26, age) for age in (49, 50, 59, 60, 63, 64)] == [
+        0,
+        800_000,
+        800_000,
+        1_125_000,
+        1_125_000,
+        800_000,
+    ]

@@ -26,8 +26,23 @@ def acme_file(tmp_path: Path) -> Path:
 
 def test_dry_run_writes_output_and_errors_and_exits_zero_with_rejected_rows(acme_file, tmp_path):
     out, errors = tmp_path / "out.csv", tmp_path / "errors.csv"
-    result = CliRunner().invoke(main, ["mapping", "test", "--template", "adp_to_fidelity", "--input", str(acme_file),
-                                       "--output", str(out), "--errors", str(errors), "--tenant", "acme-manufacturing"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "mapping",
+            "test",
+            "--template",
+            "adp_to_fidelity",
+            "--input",
+            str(acme_file),
+            "--output",
+            str(out),
+            "--errors",
+            str(errors),
+            "--tenant",
+            "acme-manufacturing",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "rows in: 300" in result.output and "rows out: 296" in result.output
     assert "INVALID_DATE=1, INVALID_SSN=1, REQUIRED_FIELD_MISSING=1, TOO_MANY_DECIMALS=1" in result.output
@@ -35,8 +50,11 @@ def test_dry_run_writes_output_and_errors_and_exits_zero_with_rejected_rows(acme
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["row", "field", "code", "message"]
     assert [(r["row"], r["field"], r["code"]) for r in rows] == [
-        ("70", "Roth 401K", "TOO_MANY_DECIMALS"), ("118", "Last Name", "REQUIRED_FIELD_MISSING"),
-        ("203", "Birth Date", "INVALID_DATE"), ("241", "Tax ID", "INVALID_SSN")]
+        ("70", "Roth 401K", "TOO_MANY_DECIMALS"),
+        ("118", "Last Name", "REQUIRED_FIELD_MISSING"),
+        ("203", "Birth Date", "INVALID_DATE"),
+        ("241", "Tax ID", "INVALID_SSN"),
+    ]
     lines = out.read_text().splitlines()
     assert lines[0].startswith("H,12345,02/06/2026,") and lines[-1].startswith("T,296,")
     assert len(lines) == 296 + 3
@@ -47,8 +65,21 @@ def test_dry_run_writes_output_and_errors_and_exits_zero_with_rejected_rows(acme
 
 
 def test_dry_run_whole_file_error_exits_non_zero(acme_file, tmp_path):
-    result = CliRunner().invoke(main, ["mapping", "test", "--template", "gusto_to_relius", "--input", str(acme_file),
-                                       "--output", str(tmp_path / "o"), "--errors", str(tmp_path / "e")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "mapping",
+            "test",
+            "--template",
+            "gusto_to_relius",
+            "--input",
+            str(acme_file),
+            "--output",
+            str(tmp_path / "o"),
+            "--errors",
+            str(tmp_path / "e"),
+        ],
+    )
     assert result.exit_code == 2
     assert "missing required column(s) 'employee_id', 'ssn'" in result.output
     assert not (tmp_path / "o").exists()
@@ -85,8 +116,11 @@ def test_formula_with_unknown_field_is_refused_when_the_spec_loads(tmp_path, mon
 def test_validate_reports_file_and_path_of_a_bad_rule(tmp_path, monkeypatch):
     root = _isolated_specs(tmp_path, monkeypatch)
     path = root / "templates" / "adp_to_canonical.yaml"
-    path.write_text(path.read_text().replace("transforms: [trim_whitespace, remove_dashes, validate_ssn]",
-                                             "transforms: [trim_whitespace, remove_dashs]"))
+    path.write_text(
+        path.read_text().replace(
+            "transforms: [trim_whitespace, remove_dashes, validate_ssn]", "transforms: [trim_whitespace, remove_dashs]"
+        )
+    )
     try:
         result = CliRunner().invoke(main, ["mapping", "validate"])
     finally:
@@ -99,8 +133,11 @@ def test_diff_lists_changes_field_by_field(tmp_path):
     old = SPECS / "systems" / "fidelity.yaml"
     new = tmp_path / "systems" / "fidelity.yaml"
     new.parent.mkdir()
-    new.write_text(old.read_text().replace("column: EE ROTH,", "column: EE ROTH 401K,").replace(
-        "  - {name: qmac, column: QMAC, type: money, sources: [QMAC]}\n", ""))
+    new.write_text(
+        old.read_text()
+        .replace("column: EE ROTH,", "column: EE ROTH 401K,")
+        .replace("  - {name: qmac, column: QMAC, type: money, sources: [QMAC]}\n", "")
+    )
     result = CliRunner().invoke(main, ["mapping", "diff", str(old), str(new)])
     assert result.exit_code == 0
     assert '~ fields.ee_roth.column: "EE ROTH" -> "EE ROTH 401K"' in result.output

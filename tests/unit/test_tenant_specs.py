@@ -27,8 +27,11 @@ def _tenant_text(slug: str = "acme-manufacturing") -> str:
 def test_demo_tenants_load():
     tenants = SpecCatalog(SPECS).load_tenants()
     assert sorted(tenants) == ["acme-manufacturing", "bluebird-health", "cedar-logistics"]
-    assert (tenants["acme-manufacturing"].template, tenants["bluebird-health"].template,
-            tenants["cedar-logistics"].template) == ("adp_to_fidelity", "paychex_to_vanguard", "gusto_to_empower")
+    assert (
+        tenants["acme-manufacturing"].template,
+        tenants["bluebird-health"].template,
+        tenants["cedar-logistics"].template,
+    ) == ("adp_to_fidelity", "paychex_to_vanguard", "gusto_to_empower")
 
 
 def test_missing_field_names_file_and_key(specs):
@@ -46,7 +49,9 @@ def test_unknown_system_lists_the_known_ones(specs):
     path.write_text(_tenant_text().replace("system: adp_workforce_now", "system: adpp"))
     with pytest.raises(SpecError) as exc:
         SpecCatalog(specs).load_tenants()
-    assert f"{path}: payroll.system: unknown system 'adpp'; known payroll systems: adp_workforce_now, gusto" in str(exc.value)
+    assert f"{path}: payroll.system: unknown system 'adpp'; known payroll systems: adp_workforce_now, gusto" in str(
+        exc.value
+    )
 
 
 def test_duplicate_slug_names_both_files(specs):
@@ -60,7 +65,9 @@ def test_duplicate_slug_names_both_files(specs):
 def test_template_that_does_not_fit_the_systems_is_refused(specs):
     path = specs / "tenants" / "acme-manufacturing.yaml"
     path.write_text(_tenant_text().replace("template: adp_to_fidelity", "template: gusto_to_fidelity"))
-    with pytest.raises(SpecError, match="template: 'gusto_to_fidelity' reads gusto, but payroll.system is adp_workforce_now"):
+    with pytest.raises(
+        SpecError, match="template: 'gusto_to_fidelity' reads gusto, but payroll.system is adp_workforce_now"
+    ):
         SpecCatalog(specs).load_tenants()
 
 

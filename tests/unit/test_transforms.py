@@ -92,8 +92,13 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, str | None]] = [
 
 
 # Transforms that take typed input (they follow a parsing step in a chain) get typed nulls.
-NULL_INPUT_DTYPES = {"validate_positive": pl.Int64(), "convert_to_dollars": pl.Int64(),
-                     "convert_from_decimal": pl.Float64(), "format_date_iso": pl.Date(), "format_date_us": pl.Date()}
+NULL_INPUT_DTYPES = {
+    "validate_positive": pl.Int64(),
+    "convert_to_dollars": pl.Int64(),
+    "convert_from_decimal": pl.Float64(),
+    "format_date_iso": pl.Date(),
+    "format_date_us": pl.Date(),
+}
 
 
 def _dtype(value: Any) -> pl.DataType:
@@ -108,8 +113,9 @@ def _dtype(value: Any) -> pl.DataType:
     return pl.String()
 
 
-@pytest.mark.parametrize(("name", "params", "value", "expected", "code"), CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("name", "params", "value", "expected", "code"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_transform_in_both_forms(name, params, value, expected, code):
     transform = tf.REGISTRY[name]
     full = tf.resolve_params(name, params)

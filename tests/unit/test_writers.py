@@ -14,25 +14,59 @@ from synclinqs_pipelines.mapping.engine import ROW
 from synclinqs_pipelines.mapping.export import export_batch
 
 CATALOG = SpecCatalog(Path(__file__).resolve().parents[2] / "mapping_specs")
-CONTEXT = {"tenant": "acme", "pay_date": dt.date(2026, 1, 9), "file_date": dt.date(2026, 1, 12),
-           "plan_number": "12345", "client_id": "ACME01", "site_code": "S1", "sequence": 1}
+CONTEXT = {
+    "tenant": "acme",
+    "pay_date": dt.date(2026, 1, 9),
+    "file_date": dt.date(2026, 1, 12),
+    "plan_number": "12345",
+    "client_id": "ACME01",
+    "site_code": "S1",
+    "sequence": 1,
+}
 
 
 def canonical(**overrides) -> pl.DataFrame:
     base = {name: None for name in CATALOG.canonical.field_names}
-    base.update({
-        "external_id": "E1", "ssn": "123456789", "first_name": "Ann", "middle_name": "Marie", "last_name": "Lee",
-        "birth_date": dt.date(1970, 5, 6), "hire_date": dt.date(2010, 1, 2), "plan_code": "401K",
-        "pay_date": dt.date(2026, 1, 9), "employment_status": "A", "pay_frequency": "B",
-        "gross_pay_cents": 342511, "plan_compensation_cents": 342511, "hours": 80.0,
-        "pretax_cents": 10275, "roth_cents": 6850, "catchup_pretax_cents": 30000, "catchup_roth_cents": 1000,
-        "match_cents": 8563, "loan_1_cents": 12537, "loan_1_number": "501", "loan_2_cents": 8000,
-        "pretax_pct": 0.03, "roth_pct": 0.02, "prior_year_fica_cents": 21000000,
-    })
+    base.update(
+        {
+            "external_id": "E1",
+            "ssn": "123456789",
+            "first_name": "Ann",
+            "middle_name": "Marie",
+            "last_name": "Lee",
+            "birth_date": dt.date(1970, 5, 6),
+            "hire_date": dt.date(2010, 1, 2),
+            "plan_code": "401K",
+            "pay_date": dt.date(2026, 1, 9),
+            "employment_status": "A",
+            "pay_frequency": "B",
+            "gross_pay_cents": 342511,
+            "plan_compensation_cents": 342511,
+            "hours": 80.0,
+            "pretax_cents": 10275,
+            "roth_cents": 6850,
+            "catchup_pretax_cents": 30000,
+            "catchup_roth_cents": 1000,
+            "match_cents": 8563,
+            "loan_1_cents": 12537,
+            "loan_1_number": "501",
+            "loan_2_cents": 8000,
+            "pretax_pct": 0.03,
+            "roth_pct": 0.02,
+            "prior_year_fica_cents": 21000000,
+        }
+    )
     base.update(overrides)
-    schema = {ROW: pl.Int64, **{n: t for n, t in
-              engine.conform(pl.DataFrame({ROW: [1]}), CATALOG.resolve("adp_to_fidelity").inbound).schema.items()
-              if n != ROW}}
+    schema = {
+        ROW: pl.Int64,
+        **{
+            n: t
+            for n, t in engine.conform(
+                pl.DataFrame({ROW: [1]}), CATALOG.resolve("adp_to_fidelity").inbound
+            ).schema.items()
+            if n != ROW
+        },
+    }
     return pl.DataFrame([{ROW: 2, **base}], schema=schema)
 
 
@@ -43,8 +77,17 @@ def test_ascensus_first_line_35_columns_catch_up_and_loans_never_dropped():
     assert lines[0] == "ACME01,01/09/2026,S1,1"
     header = lines[1].split(",")
     assert len(header) == 35
-    assert header[:9] == ["SOCIAL SECURITY", "LAST NAME", "FIRST NAME", "MI", "DIVISIONAL CODE",
-                          "TOTAL COMPENSATION", "EMPLOYEE 401(K)", "ROTH 401(K)", "LOAN PAYMENT AMOUNT"]
+    assert header[:9] == [
+        "SOCIAL SECURITY",
+        "LAST NAME",
+        "FIRST NAME",
+        "MI",
+        "DIVISIONAL CODE",
+        "TOTAL COMPENSATION",
+        "EMPLOYEE 401(K)",
+        "ROTH 401(K)",
+        "LOAN PAYMENT AMOUNT",
+    ]
     assert header[13:16] == ["CLIENT SPECIFIC"] * 3 and header[-1] == "EMPLOYEE WORK EMAIL"
     row = lines[2].split(",")
     assert row[:9] == ["123-45-6789", "Lee", "Ann", "M", "", "3425.11", "402.75", "78.50", "205.37"]
@@ -59,11 +102,37 @@ def test_relius_columns_in_public_order():
     data = export_batch(resolved, canonical(), CONTEXT).rendered.data.decode()
     header, row = data.split("\r\n")[:2]
     assert header.split(",") == [
-        "PLANID", "First Name", "Middle Name", "Last Name", "SSN", "Address 1", "Address 2", "City", "State",
-        "Zip", "Birth Date", "Hire Date", "Rehire Date", "Termination Date", "Check Date", "Payroll Sequence",
-        "Payroll Begin Date", "Payroll End Date", "Payroll Frequency", "Gross Earnings", "Hours",
-        "Employee Deferral", "Employee Roth", "Loan Payments", "Employer Match", "Employer Non-elective",
-        "Safe Harbor Match", "Safe Harbor Non-elective", "QNEC", "QMAC"]
+        "PLANID",
+        "First Name",
+        "Middle Name",
+        "Last Name",
+        "SSN",
+        "Address 1",
+        "Address 2",
+        "City",
+        "State",
+        "Zip",
+        "Birth Date",
+        "Hire Date",
+        "Rehire Date",
+        "Termination Date",
+        "Check Date",
+        "Payroll Sequence",
+        "Payroll Begin Date",
+        "Payroll End Date",
+        "Payroll Frequency",
+        "Gross Earnings",
+        "Hours",
+        "Employee Deferral",
+        "Employee Roth",
+        "Loan Payments",
+        "Employer Match",
+        "Employer Non-elective",
+        "Safe Harbor Match",
+        "Safe Harbor Non-elective",
+        "QNEC",
+        "QMAC",
+    ]
     assert row.split(",")[21:24] == ["402.75", "78.50", "205.37"]
 
 

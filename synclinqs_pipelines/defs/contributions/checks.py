@@ -28,19 +28,30 @@ def load_check_results(step: LoadStep) -> Iterator[dg.AssetCheckResult]:
         if money_in or loaded:
             rows.append(f"| {code} | {money_in} | {loaded} | {rejected} | {'ok' if ok else 'OFF'} |")
     yield dg.AssetCheckResult(
-        check_name=CONTROL_TOTALS, passed=balanced, severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"by_source": dg.MetadataValue.md(
-            "| source | in (cents) | loaded | rejected | |\n|---|---|---|---|---|\n" + "\n".join(rows))},
+        check_name=CONTROL_TOTALS,
+        passed=balanced,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "by_source": dg.MetadataValue.md(
+                "| source | in (cents) | loaded | rejected | |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            )
+        },
     )
     yield dg.AssetCheckResult(
-        check_name=NO_IRS_BREACH, passed=step.irs_breaches == 0, severity=dg.AssetCheckSeverity.ERROR,
+        check_name=NO_IRS_BREACH,
+        passed=step.irs_breaches == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
         metadata={"employees_over_a_limit": step.irs_breaches},
     )
     yield dg.AssetCheckResult(
-        check_name=NO_DUPLICATES, passed=step.duplicate_groups == 0, severity=dg.AssetCheckSeverity.ERROR,
+        check_name=NO_DUPLICATES,
+        passed=step.duplicate_groups == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
         metadata={"duplicate_groups": step.duplicate_groups},
     )
     yield dg.AssetCheckResult(
-        check_name=NO_ORPHANS, passed=step.orphans == 0, severity=dg.AssetCheckSeverity.ERROR,
+        check_name=NO_ORPHANS,
+        passed=step.orphans == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
         metadata={"rows_without_their_employee_plan_loan_or_file": step.orphans},
     )

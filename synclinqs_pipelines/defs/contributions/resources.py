@@ -59,8 +59,10 @@ def defs() -> dg.Definitions:
     from synclinqs_pipelines.defs.resources import shared_resources
 
     shared = shared_resources()
-    return dg.Definitions(resources={
-        "frame_io_manager": EncryptedFrameIOManager(
-            base_dir=str(get_settings().storage), warehouse=shared["warehouse"], key_store=shared["keys"]
-        )
-    })
+    return dg.Definitions(
+        resources={
+            "frame_io_manager": EncryptedFrameIOManager(
+                base_dir=str(get_settings().storage), warehouse=shared["warehouse"], key_store=shared["keys"]
+            )
+        }
+    )

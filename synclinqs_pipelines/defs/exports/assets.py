@@ -12,9 +12,9 @@ from synclinqs_pipelines.defs.landing.resources import LandingResource
 from synclinqs_pipelines.defs.partitions import contributions_tenant_pay_date_partitions
 from synclinqs_pipelines.defs.resources import KeysResource, SpecsResource, WarehouseResource
 from synclinqs_pipelines.partition import deliver_export, export_rows
-from synclinqs_pipelines.sftp.delivery import DeliveryFailed
 from synclinqs_pipelines.safety import scrubbed
 from synclinqs_pipelines.settings import get_settings
+from synclinqs_pipelines.sftp.delivery import DeliveryFailed
 
 
 @dg.asset(
@@ -26,9 +26,14 @@ from synclinqs_pipelines.settings import get_settings
     code_version="1",
 )
 @scrubbed
-def recordkeeper_export(context: dg.AssetExecutionContext, validated_contributions: pl.DataFrame,
-                        warehouse: WarehouseResource, keys: KeysResource, specs: SpecsResource,
-                        landing: LandingResource) -> dg.MaterializeResult:
+def recordkeeper_export(
+    context: dg.AssetExecutionContext,
+    validated_contributions: pl.DataFrame,
+    warehouse: WarehouseResource,
+    keys: KeysResource,
+    specs: SpecsResource,
+    landing: LandingResource,
+) -> dg.MaterializeResult:
     """The loaded rows written in the recordkeeper's layout to the tenant's outbox and recorded in file_exports."""
     ctx = partition_context(context, warehouse, keys, specs)
     fixed = get_settings().export_file_date
@@ -56,15 +61,24 @@ def recordkeeper_export(context: dg.AssetExecutionContext, validated_contributio
     code_version="1",
 )
 @scrubbed
-def export_delivery(context: dg.AssetExecutionContext, warehouse: WarehouseResource, keys: KeysResource,
-                    specs: SpecsResource, landing: LandingResource) -> dg.MaterializeResult:
+def export_delivery(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    keys: KeysResource,
+    specs: SpecsResource,
+    landing: LandingResource,
+) -> dg.MaterializeResult:
     """The export delivered to the recordkeeper's SFTP server; a failed delivery fails here and notifies."""
     ctx = partition_context(context, warehouse, keys, specs)
     try:
         step = deliver_export(ctx, landing.outbox)
     except DeliveryFailed as exc:
         raise dg.Failure(description=str(exc), metadata={"status": "failed"}) from None
-    return dg.MaterializeResult(metadata={
-        "status": step.status, "file_name": step.file_name, "attempts": step.attempts,
-        "destination": step.target or "none configured: the file stays in the outbox",
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "status": step.status,
+            "file_name": step.file_name,
+            "attempts": step.attempts,
+            "destination": step.target or "none configured: the file stays in the outbox",
+        }
+    )

@@ -30,9 +30,13 @@ payroll_partition_job = dg.define_asset_job(
     description="Takes in complete files from <inbox>/<tenant>/: archives them encrypted, records them, "
     "and requests a run of their partition keyed by the file's SHA-256.",
 )
-def payroll_landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource,
-                           warehouse: WarehouseResource, keys: KeysResource,
-                           specs: SpecsResource) -> dg.SensorResult | dg.SkipReason:
+def payroll_landing_sensor(
+    context: dg.SensorEvaluationContext,
+    landing: LandingResource,
+    warehouse: WarehouseResource,
+    keys: KeysResource,
+    specs: SpecsResource,
+) -> dg.SensorResult | dg.SkipReason:
     try:
         tenants = specs.catalog.load_tenants()
     except SpecError as exc:
@@ -43,9 +47,16 @@ def payroll_landing_sensor(context: dg.SensorEvaluationContext, landing: Landing
     requests, new_tenants, stats = [], set(), {"accepted": 0, "duplicate": 0, "quarantined": 0, "failed": 0}
     for f in files:
         try:
-            intake = take_in(f, zone=landing.zone, archive=landing.archive, warehouse=warehouse.warehouse,
-                             catalog=specs.catalog, tenants=tenants, keyring=keys.keyring,
-                             actor="sensor:payroll_landing_sensor")
+            intake = take_in(
+                f,
+                zone=landing.zone,
+                archive=landing.archive,
+                warehouse=warehouse.warehouse,
+                catalog=specs.catalog,
+                tenants=tenants,
+                keyring=keys.keyring,
+                actor="sensor:payroll_landing_sensor",
+            )
         except Exception as exc:  # the file stays in the inbox for the next tick
             stats["failed"] += 1
             context.log.error(f"{f.key}: not taken in ({scrub(exc)}); it stays in the inbox and is retried")
@@ -54,14 +65,21 @@ def payroll_landing_sensor(context: dg.SensorEvaluationContext, landing: Landing
         if intake.status == "accepted" and intake.tenant and intake.pay_date:
             if not context.instance.has_dynamic_partition(tenant_partitions.name, intake.tenant):
                 new_tenants.add(intake.tenant)
-            requests.append(dg.RunRequest(
-                run_key=f"payroll:{intake.digest}",
-                partition_key=partition_key(intake.tenant, intake.pay_date.isoformat()),
-                tags={TENANT_TAG: intake.tenant, "synclinqs/file": intake.file_name,
-                      "synclinqs/sha256": intake.digest[:16]},
-            ))
-            context.log.info(f"{f.key}: accepted for {intake.tenant} pay date {intake.pay_date}"
-                             + (f", replacing {len(intake.superseded)} earlier file(s)" if intake.superseded else ""))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"payroll:{intake.digest}",
+                    partition_key=partition_key(intake.tenant, intake.pay_date.isoformat()),
+                    tags={
+                        TENANT_TAG: intake.tenant,
+                        "synclinqs/file": intake.file_name,
+                        "synclinqs/sha256": intake.digest[:16],
+                    },
+                )
+            )
+            context.log.info(
+                f"{f.key}: accepted for {intake.tenant} pay date {intake.pay_date}"
+                + (f", replacing {len(intake.superseded)} earlier file(s)" if intake.superseded else "")
+            )
         elif intake.status == "duplicate":
             context.log.warning(f"{f.key}: duplicate ({intake.reason}); recorded, nothing to run")
         else:

@@ -1,6 +1,5 @@
 """Recording a reconciliation resolution from the Dagster UI (the same as `synclinqs recon resolve`)."""
 
-
 import dagster as dg
 
 from synclinqs_pipelines.defs.resources import WarehouseResource
@@ -16,11 +15,18 @@ class ResolutionConfig(dg.Config):  # type: ignore[misc]
 
 
 @dg.op(description="Write a resolution row for one reconciliation item; the actor lands in the audit log.")
-def record_reconciliation_resolution(context: dg.OpExecutionContext, config: ResolutionConfig,
-                                     warehouse: WarehouseResource) -> None:
+def record_reconciliation_resolution(
+    context: dg.OpExecutionContext, config: ResolutionConfig, warehouse: WarehouseResource
+) -> None:
     wh = warehouse.warehouse
-    resolution_id = record_resolution(wh, wh.tenant_by_slug(config.tenant), config.item_id, config.action,
-                                      config.note, actor=f"user:{config.resolved_by}")
+    resolution_id = record_resolution(
+        wh,
+        wh.tenant_by_slug(config.tenant),
+        config.item_id,
+        config.action,
+        config.note,
+        actor=f"user:{config.resolved_by}",
+    )
     context.log.info(f"resolution {resolution_id} recorded for item {config.item_id}")
 
 

@@ -19,10 +19,19 @@ DBT_PROJECT = DbtProject(project_dir=get_settings().dbt_project_dir, profiles_di
 
 def parse_dbt_project() -> None:
     """Write target/manifest.json (`dbt parse` needs no database connection)."""
-    subprocess.run(  # noqa: S603 - fixed arguments
-        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT.project_dir),
-         "--profiles-dir", str(DBT_PROJECT.profiles_dir)],
-        check=True, env={**os.environ, "DO_NOT_TRACK": "1"}, stdout=subprocess.DEVNULL,
+    subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT.project_dir),
+            "--profiles-dir",
+            str(DBT_PROJECT.profiles_dir),
+        ],
+        check=True,
+        env={**os.environ, "DO_NOT_TRACK": "1"},
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -32,6 +41,4 @@ if not DBT_PROJECT.manifest_path.exists() or os.environ.get("DAGSTER_IS_DEV_CLI"
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(resources={
-        "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)
-    })
+    return dg.Definitions(resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)})

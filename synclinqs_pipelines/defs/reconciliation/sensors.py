@@ -28,9 +28,13 @@ confirmation_partition_job = dg.define_asset_job(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Takes in <inbox>/<tenant>/confirmations/ files (digest dedupe, quarantine) and loads them.",
 )
-def confirmation_landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource,
-                                warehouse: WarehouseResource, keys: KeysResource,
-                                specs: SpecsResource) -> dg.SensorResult | dg.SkipReason:
+def confirmation_landing_sensor(
+    context: dg.SensorEvaluationContext,
+    landing: LandingResource,
+    warehouse: WarehouseResource,
+    keys: KeysResource,
+    specs: SpecsResource,
+) -> dg.SensorResult | dg.SkipReason:
     try:
         tenants = specs.catalog.load_tenants()
     except SpecError as exc:
@@ -41,9 +45,16 @@ def confirmation_landing_sensor(context: dg.SensorEvaluationContext, landing: La
     requests, stats = [], {"accepted": 0, "duplicate": 0, "quarantined": 0, "failed": 0}
     for f in files:
         try:
-            intake = take_in(f, zone=landing.zone, archive=landing.archive, warehouse=warehouse.warehouse,
-                             catalog=specs.catalog, tenants=tenants, keyring=keys.keyring,
-                             actor="sensor:confirmation_landing_sensor")
+            intake = take_in(
+                f,
+                zone=landing.zone,
+                archive=landing.archive,
+                warehouse=warehouse.warehouse,
+                catalog=specs.catalog,
+                tenants=tenants,
+                keyring=keys.keyring,
+                actor="sensor:confirmation_landing_sensor",
+            )
         except Exception as exc:
             stats["failed"] += 1
             context.log.error(f"{f.key}: not taken in ({scrub(exc)}); it stays in the inbox and is retried")
@@ -52,11 +63,13 @@ def confirmation_landing_sensor(context: dg.SensorEvaluationContext, landing: La
         if intake.status == "accepted" and intake.tenant and intake.pay_date:
             if not context.instance.has_dynamic_partition(tenant_partitions.name, intake.tenant):
                 context.instance.add_dynamic_partitions(tenant_partitions.name, [intake.tenant])
-            requests.append(dg.RunRequest(
-                run_key=f"confirmation:{intake.digest}",
-                partition_key=partition_key(intake.tenant, intake.pay_date.isoformat()),
-                tags={TENANT_TAG: intake.tenant, "synclinqs/file": intake.file_name},
-            ))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"confirmation:{intake.digest}",
+                    partition_key=partition_key(intake.tenant, intake.pay_date.isoformat()),
+                    tags={TENANT_TAG: intake.tenant, "synclinqs/file": intake.file_name},
+                )
+            )
         else:
             context.log.warning(f"{f.key}: {intake.status}: {intake.reason}")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps({**stats, "last": files[-1].key}))
@@ -70,12 +83,14 @@ DEMO_DISCREPANCIES = {("acme-manufacturing", 0): ("missing", "amount", "extra"),
 @dg.sensor(
     name="demo_recordkeeper_sensor",
     minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING if os.environ.get("SYNCLINQS_DEMO") == "1"
+    default_status=dg.DefaultSensorStatus.RUNNING
+    if os.environ.get("SYNCLINQS_DEMO") == "1"
     else dg.DefaultSensorStatus.STOPPED,
     description="Demo only (SYNCLINQS_DEMO=1, set by `make run`): plays the recordkeeper and confirms new exports.",
 )
-def demo_recordkeeper_sensor(context: dg.SensorEvaluationContext, landing: LandingResource,
-                             warehouse: WarehouseResource, specs: SpecsResource) -> dg.SkipReason:
+def demo_recordkeeper_sensor(
+    context: dg.SensorEvaluationContext, landing: LandingResource, warehouse: WarehouseResource, specs: SpecsResource
+) -> dg.SkipReason:
     import sqlalchemy as sa
 
     from synclinqs_pipelines.demo.recordkeeper import confirm_export, write_confirmation
@@ -88,21 +103,29 @@ def demo_recordkeeper_sensor(context: dg.SensorEvaluationContext, landing: Landi
             continue
         wh = warehouse.warehouse
         with wh.tenant(wh.tenant_by_slug(slug), actor="demo-recordkeeper") as conn:
-            pending = conn.execute(sa.text(
-                "SELECT DISTINCT ON (e.pay_date) e.pay_date, e.uri FROM core.file_exports e"
-                " WHERE e.status IN ('written', 'pending', 'delivered') AND NOT EXISTS ("
-                "   SELECT 1 FROM core.file_uploads f WHERE f.kind = 'confirmation' AND f.pay_date = e.pay_date)"
-                " ORDER BY e.pay_date, e.created_at DESC")).all()
-            confirmed = conn.execute(sa.text("SELECT count(DISTINCT pay_date) FROM core.file_uploads"
-                                             " WHERE kind = 'confirmation'")).scalar_one()
+            pending = conn.execute(
+                sa.text(
+                    "SELECT DISTINCT ON (e.pay_date) e.pay_date, e.uri FROM core.file_exports e"
+                    " WHERE e.status IN ('written', 'pending', 'delivered') AND NOT EXISTS ("
+                    "   SELECT 1 FROM core.file_uploads f WHERE f.kind = 'confirmation' AND f.pay_date = e.pay_date)"
+                    " ORDER BY e.pay_date, e.created_at DESC"
+                )
+            ).all()
+            confirmed = conn.execute(
+                sa.text("SELECT count(DISTINCT pay_date) FROM core.file_uploads WHERE kind = 'confirmation'")
+            ).scalar_one()
         inbox = get_settings().inbox
         for i, (pay_date, uri) in enumerate(pending):
             target = inbox / slug / "confirmations" / f"confirmation_{pay_date:%Y%m%d}.csv"
             if target.exists():
                 continue
             inject = DEMO_DISCREPANCIES.get((slug, confirmed + i), ())
-            write_confirmation(inbox, slug, pay_date, confirm_export(landing.outbox.get(uri), system, pay_date,
-                                                                     seed=7 + i, inject=inject))
+            write_confirmation(
+                inbox,
+                slug,
+                pay_date,
+                confirm_export(landing.outbox.get(uri), system, pay_date, seed=7 + i, inject=inject),
+            )
             written += 1
     return dg.SkipReason(f"wrote {written} confirmation file(s)" if written else "no new exports to confirm")
 
@@ -114,7 +137,9 @@ def demo_recordkeeper_sensor(context: dg.SensorEvaluationContext, landing: Landi
     description="Polls each recordkeeper's SFTP confirmations folder (sftp_outbound.confirmations_dir) and drops "
     "new files into <inbox>/<tenant>/confirmations/ for the confirmation sensor.",
 )
-def recordkeeper_sftp_poll_sensor(context: dg.SensorEvaluationContext, specs: SpecsResource) -> dg.SensorResult | dg.SkipReason:
+def recordkeeper_sftp_poll_sensor(
+    context: dg.SensorEvaluationContext, specs: SpecsResource
+) -> dg.SensorResult | dg.SkipReason:
     from synclinqs_pipelines.settings import get_settings
     from synclinqs_pipelines.sftp.delivery import Destination, fetch_confirmations
 
@@ -124,8 +149,11 @@ def recordkeeper_sftp_poll_sensor(context: dg.SensorEvaluationContext, specs: Sp
         if spec.sftp_outbound is None or not spec.sftp_outbound.confirmations_dir:
             continue
         try:
-            names = fetch_confirmations(Destination.from_spec(spec.sftp_outbound),
-                                        get_settings().inbox / slug / "confirmations", set(seen.get(slug, [])))
+            names = fetch_confirmations(
+                Destination.from_spec(spec.sftp_outbound),
+                get_settings().inbox / slug / "confirmations",
+                set(seen.get(slug, [])),
+            )
         except Exception as exc:
             context.log.warning(f"{slug}: confirmations not fetched ({scrub(exc)}); next poll retries")
             continue
