@@ -17,6 +17,9 @@ MAX_FILES_PER_TICK = 25
 
 payroll_partition_job = dg.define_asset_job(
     "payroll_partition_job",
+    # One process per run, not per step: the steps are a chain, and each subprocess would pay the
+    # imports and the definitions load again (about ten seconds a step on two cores).
+    executor_def=dg.in_process_executor,
     selection=dg.AssetSelection.groups("contributions") | dg.AssetSelection.groups("exports"),
     description="One tenant and pay date: read the accepted files, map, validate, load, export and deliver.",
 )

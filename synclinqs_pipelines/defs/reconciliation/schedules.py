@@ -10,6 +10,9 @@ from synclinqs_pipelines.mapping.errors import SpecError
 
 reconciliation_job = dg.define_asset_job(
     "reconciliation_job",
+    # One process per run, not per step: the steps are a chain, and each subprocess would pay the
+    # imports and the definitions load again (about ten seconds a step on two cores).
+    executor_def=dg.in_process_executor,
     selection=dg.AssetSelection.groups("reconciliation") - dg.AssetSelection.assets("recordkeeper_confirmations"),
     description="dbt build of the reconciliation marts (incremental), then the summary and its notifications.",
 )

@@ -16,6 +16,9 @@ from synclinqs_pipelines.safety import scrub
 
 confirmation_partition_job = dg.define_asset_job(
     "confirmation_partition_job",
+    # One process per run, not per step: the steps are a chain, and each subprocess would pay the
+    # imports and the definitions load again (about ten seconds a step on two cores).
+    executor_def=dg.in_process_executor,
     selection=dg.AssetSelection.assets("recordkeeper_confirmations"),
     description="Load one tenant and pay date's recordkeeper confirmations.",
 )
