@@ -254,3 +254,17 @@ def test_a_recorded_resolution_survives_the_rebuild_and_names_the_actor(
         .exit_code
         == 2
     )
+
+
+def test_new_confirmations_request_one_marts_build(reconciled, definitions, instance):
+    import dagster as dg
+
+    from synclinqs_pipelines.defs.reconciliation.sensors import reconcile_after_confirmations_sensor
+
+    with dg.build_sensor_context(instance=instance) as context:
+        request = reconcile_after_confirmations_sensor(context)
+        cursor = context.cursor
+    assert isinstance(request, dg.RunRequest) and request.run_key.startswith("reconcile-after-")
+    with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
+        again = reconcile_after_confirmations_sensor(context)
+    assert isinstance(again, dg.SkipReason)

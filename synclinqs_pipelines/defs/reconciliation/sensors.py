@@ -9,6 +9,7 @@ import dagster as dg
 
 from synclinqs_pipelines.defs.landing.resources import LandingResource
 from synclinqs_pipelines.defs.partitions import TENANT_TAG, partition_key, tenant_partitions
+from synclinqs_pipelines.defs.reconciliation.schedules import reconciliation_job
 from synclinqs_pipelines.defs.resources import KeysResource, SpecsResource, WarehouseResource
 from synclinqs_pipelines.landing.intake import take_in
 from synclinqs_pipelines.mapping.errors import SpecError
@@ -165,3 +166,20 @@ def recordkeeper_sftp_poll_sensor(
     if not fetched:
         return dg.SkipReason("no new confirmation files on the recordkeepers' servers")
     return dg.SensorResult(cursor=json.dumps(seen))
+
+
+@dg.sensor(
+    name="reconcile_after_confirmations_sensor",
+    job=reconciliation_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuilds the marts once after new confirmations load (the nightly schedules still run).",
+)
+def reconcile_after_confirmations_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("recordkeeper_confirmations"))
+    if event is None or event.storage_id is None:
+        return dg.SkipReason("no confirmations loaded yet")
+    if context.cursor == str(event.storage_id):
+        return dg.SkipReason("marts already built after the latest confirmations")
+    context.update_cursor(str(event.storage_id))
+    return dg.RunRequest(run_key=f"reconcile-after-{event.storage_id}")
