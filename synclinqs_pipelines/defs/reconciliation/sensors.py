@@ -176,10 +176,11 @@ def recordkeeper_sftp_poll_sensor(
     description="Rebuilds the marts once after new confirmations load (the nightly schedules still run).",
 )
 def reconcile_after_confirmations_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("recordkeeper_confirmations"))
-    if event is None or event.storage_id is None:
+    record = context.instance.fetch_materializations(dg.AssetKey("recordkeeper_confirmations"), limit=1).records
+    if not record:
         return dg.SkipReason("no confirmations loaded yet")
-    if context.cursor == str(event.storage_id):
+    latest = str(record[0].storage_id)
+    if context.cursor == latest:
         return dg.SkipReason("marts already built after the latest confirmations")
-    context.update_cursor(str(event.storage_id))
-    return dg.RunRequest(run_key=f"reconcile-after-{event.storage_id}")
+    context.update_cursor(latest)
+    return dg.RunRequest(run_key=f"reconcile-after-{latest}")
