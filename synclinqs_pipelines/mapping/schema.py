@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from synclinqs_pipelines.mapping.spec import SystemSpec, TemplateSpec, TenantSpec
 
-SCHEMAS = {"system": SystemSpec, "template": TemplateSpec, "tenant": TenantSpec}
+SCHEMAS: dict[str, type[BaseModel]] = {"system": SystemSpec, "template": TemplateSpec, "tenant": TenantSpec}
 
 
 def schema_text(name: str) -> str:

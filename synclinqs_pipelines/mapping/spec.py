@@ -345,8 +345,8 @@ class TenantSpec(_Strict):
     overrides: Overrides = Field(default_factory=Overrides)
     lookups: dict[str, dict[str, Any]] = Field(default_factory=dict)
     plans: list[PlanSpec] = Field(min_length=1)
-    thresholds: ThresholdSpec = Field(default_factory=ThresholdSpec)
-    reconciliation: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    thresholds: ThresholdSpec = Field(default_factory=lambda: ThresholdSpec.model_validate({}))
+    reconciliation: ScheduleSpec = Field(default_factory=lambda: ScheduleSpec.model_validate({}))
     alerts: list[AlertRule] = Field(default_factory=list)
     notification_channels: list[dict[str, str]] = Field(default_factory=list)
     sftp_inbound: SftpInboundSpec | None = None

@@ -33,7 +33,11 @@ def verify_chain(conn: sa.Connection) -> ChainReport:
     previous: bytes | None = None
     checked = 0
     result = conn.execution_options(stream_results=True, yield_per=10_000).execute(_ROWS)
-    for entry_id, prev_hash, entry_hash, recomputed in result:
+    for row in result:
+        entry_id: int = row[0]
+        prev_hash: bytes | None = row[1]
+        entry_hash: bytes = row[2]
+        recomputed: bytes = row[3]
         checked += 1
         prev = bytes(prev_hash) if prev_hash is not None else None
         if prev != previous:

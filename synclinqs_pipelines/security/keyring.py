@@ -60,8 +60,9 @@ class KeyRing:
         data_keys: dict[int, bytes] = {}
         active = 0
         index_key = b""
-        for purpose, version, wrapped, status in rows:
-            key = self.provider.unwrap(bytes(wrapped), _context(tenant_id, purpose, version))
+        for row in rows:
+            purpose, version, wrapped, status = str(row[0]), int(row[1]), bytes(row[2]), str(row[3])
+            key = self.provider.unwrap(wrapped, _context(tenant_id, purpose, version))
             if purpose == "data":
                 data_keys[version] = key
                 if status == "active":
@@ -73,7 +74,7 @@ class KeyRing:
     def add_data_key_version(self, conn: sa.Connection, tenant_id: uuid.UUID) -> int:
         """Retire the active data key and make a new version active; old versions still decrypt."""
         self.ensure_keys(conn, tenant_id)
-        current = conn.execute(
+        current: int = conn.execute(
             sa.text("SELECT max(version) FROM core.tenant_keys WHERE organization_id = :org AND purpose = 'data'"),
             {"org": tenant_id},
         ).scalar_one()
@@ -94,9 +95,9 @@ class KeyRing:
             sa.text("SELECT id, purpose, version, wrapped_key FROM core.tenant_keys WHERE organization_id = :org"),
             {"org": tenant_id},
         ).all()
-        for key_id, purpose, version, wrapped in rows:
-            ctx = _context(tenant_id, purpose, version)
-            rewrapped = new_provider.wrap(self.provider.unwrap(bytes(wrapped), ctx), ctx)
+        for row in rows:
+            key_id, ctx = row[0], _context(tenant_id, str(row[1]), int(row[2]))
+            rewrapped = new_provider.wrap(self.provider.unwrap(bytes(row[3]), ctx), ctx)
             conn.execute(
                 sa.text("UPDATE core.tenant_keys SET wrapped_key = :w, provider = :p, kek_id = :k WHERE id = :id"),
                 {"w": rewrapped, "p": new_provider.name, "k": new_provider.key_id, "id": key_id},

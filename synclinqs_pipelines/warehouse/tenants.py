@@ -62,7 +62,9 @@ def sync_tenants(
     warehouse: Warehouse, tenants: dict[str, TenantSpec], keyring: KeyRing, *, actor: str, run_id: str | None = None
 ) -> SyncReport:
     """Upsert every tenant, its plans and its keys; tenants whose file is gone are deactivated."""
-    created, updated, unchanged = [], [], []
+    created: list[str] = []
+    updated: list[str] = []
+    unchanged: list[str] = []
     for slug, spec in sorted(tenants.items()):
         settings = {
             "thresholds": spec.thresholds.model_dump(),
@@ -103,7 +105,7 @@ def sync_tenants(
                 )
             keyring.ensure_keys(conn, tenant.id)
     with warehouse.registry(actor=actor, run_id=run_id) as conn:
-        gone = (
+        gone: list[str] = list(
             conn.execute(
                 sa.text(
                     "UPDATE core.organizations SET is_active = false WHERE is_active AND NOT (slug = ANY(:slugs))"

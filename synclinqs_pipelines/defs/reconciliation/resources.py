@@ -39,8 +39,17 @@ def parse_dbt_project() -> None:
     """
     scratch = Path(DBT_PROJECT.project_dir) / "target" / f"parse-{os.getpid()}"
     subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT.project_dir),
-         "--profiles-dir", str(DBT_PROJECT.profiles_dir), "--target-path", str(scratch)],
+        [
+            DBT_EXECUTABLE,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT.project_dir),
+            "--profiles-dir",
+            str(DBT_PROJECT.profiles_dir),
+            "--target-path",
+            str(scratch),
+        ],
         check=True,
         env={**os.environ, "DO_NOT_TRACK": "1"},
         stdout=subprocess.DEVNULL,
@@ -55,6 +64,4 @@ if manifest_is_stale():
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(
-        resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)}
-    )
+    return dg.Definitions(resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)})
