@@ -49,6 +49,13 @@ def scrub(exc: BaseException) -> BaseException:
     )
 
 
+def _reraise(exc: BaseException) -> None:
+    safe = scrub(exc)
+    if safe is exc:
+        raise exc
+    raise safe from None
+
+
 def scrubbed(fn: F) -> F:
     """Re-raise unexpected exceptions of a generator or function without their message or cause."""
     import inspect
@@ -64,10 +71,7 @@ def scrubbed(fn: F) -> F:
             try:
                 yield from fn(*args, **kwargs)
             except BaseException as exc:
-                safe = scrub(exc)
-                if safe is exc:
-                    raise
-                raise safe from None
+                _reraise(exc)
 
         gen_wrapper.__signature__ = resolved  # type: ignore[attr-defined]
         return gen_wrapper  # type: ignore[return-value]
@@ -77,10 +81,7 @@ def scrubbed(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except BaseException as exc:
-            safe = scrub(exc)
-            if safe is exc:
-                raise
-            raise safe from None
+            _reraise(exc)
 
     wrapper.__signature__ = resolved  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

@@ -13,6 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 FieldType = Literal["string", "ssn", "money", "date", "percent", "decimal", "integer", "code", "email"]
+SourceCode = Literal[
+    "PRETAX",
+    "ROTH",
+    "CATCHUP_PRETAX",
+    "CATCHUP_ROTH",
+    "AFTER_TAX",
+    "MATCH",
+    "SAFE_HARBOR_MATCH",
+    "SAFE_HARBOR_NEC",
+    "PROFIT_SHARING",
+    "QNEC",
+    "QMAC",
+    "LOAN",
+]
 
 
 class _Strict(BaseModel):
@@ -41,25 +55,7 @@ class FieldSpec(_Strict):
     pad: str | None = Field(None, min_length=1, max_length=1, description="Fixed-width output pad character.")
     decimals: int = Field(2, ge=0, le=6, description="Digits after the point for money/percent output.")
     constant: str | None = Field(None, description="Output: a fixed value (record type, filler); needs no rule.")
-    sources: (
-        list[
-            Literal[
-                "PRETAX",
-                "ROTH",
-                "CATCHUP_PRETAX",
-                "CATCHUP_ROTH",
-                "AFTER_TAX",
-                "MATCH",
-                "SAFE_HARBOR_MATCH",
-                "SAFE_HARBOR_NEC",
-                "PROFIT_SHARING",
-                "QNEC",
-                "QMAC",
-                "LOAN",
-            ]
-        ]
-        | None
-    ) = Field(
+    sources: list[SourceCode] | None = Field(
         None,
         description="Output money field: the contribution source codes it carries. These fields make "
         "the control total, and a source no field carries cannot be exported.",
@@ -133,20 +129,7 @@ class ConfirmationLayout(_Strict):
     fields: list[FieldSpec]
     source_map: dict[
         str,
-        Literal[
-            "PRETAX",
-            "ROTH",
-            "CATCHUP_PRETAX",
-            "CATCHUP_ROTH",
-            "AFTER_TAX",
-            "MATCH",
-            "SAFE_HARBOR_MATCH",
-            "SAFE_HARBOR_NEC",
-            "PROFIT_SHARING",
-            "QNEC",
-            "QMAC",
-            "LOAN",
-        ],
+        SourceCode,
     ]
 
 

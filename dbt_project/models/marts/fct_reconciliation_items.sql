@@ -13,11 +13,7 @@ with
 
 matched as (
     select * from {{ ref('int_reconciliation__matched') }}
-    {% if is_incremental() %}
-    where pay_date >= (
-        select coalesce(max(pay_date), '1900-01-01'::date) - {{ var('reconcile_lookback_days') }} from {{ this }}
-    )
-    {% endif %}
+    {{ recent_only('pay_date') }}
 ),
 
 resolutions as (

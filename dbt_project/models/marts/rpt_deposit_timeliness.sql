@@ -14,11 +14,7 @@ with
 
 confirmations as (
     select * from {{ ref('stg_core__recordkeeper_confirmations') }}
-    {% if is_incremental() %}
-    where pay_date >= (
-        select coalesce(max(pay_date), '1900-01-01'::date) - {{ var('reconcile_lookback_days') }} from {{ this }}
-    )
-    {% endif %}
+    {{ recent_only('pay_date') }}
 ),
 
 plans as (

@@ -12,12 +12,7 @@ with
 
 items as (
     select * from {{ ref('fct_reconciliation_items') }}
-    {% if is_incremental() %}
-    where pay_date >= (
-        select coalesce(max(reconciliation_date), '1900-01-01'::date) - {{ var('reconcile_lookback_days') }}
-        from {{ this }}
-    )
-    {% endif %}
+    {{ recent_only('pay_date', this_column='reconciliation_date') }}
 ),
 
 organizations as (

@@ -7,12 +7,10 @@ import os
 
 import dagster as dg
 
+from synclinqs_pipelines.defs.landing.intake import intake_tick
 from synclinqs_pipelines.defs.landing.resources import LandingResource
-from synclinqs_pipelines.defs.partitions import TENANT_TAG, partition_key, tenant_partitions
 from synclinqs_pipelines.defs.reconciliation.schedules import reconciliation_job
 from synclinqs_pipelines.defs.resources import KeysResource, SpecsResource, WarehouseResource
-from synclinqs_pipelines.landing.intake import take_in
-from synclinqs_pipelines.mapping.errors import SpecError
 from synclinqs_pipelines.safety import scrub
 
 confirmation_partition_job = dg.define_asset_job(
@@ -39,44 +37,7 @@ def confirmation_landing_sensor(
     keys: KeysResource,
     specs: SpecsResource,
 ) -> dg.SensorResult | dg.SkipReason:
-    try:
-        tenants = specs.catalog.load_tenants()
-    except SpecError as exc:
-        return dg.SkipReason(f"tenant files have errors, nothing taken in: {exc}")
-    files = [f for f in landing.zone.list(limit=200) if f.kind == "confirmation"][:25]
-    if not files:
-        return dg.SkipReason("no confirmation files")
-    requests, stats = [], {"accepted": 0, "duplicate": 0, "quarantined": 0, "failed": 0}
-    for f in files:
-        try:
-            intake = take_in(
-                f,
-                zone=landing.zone,
-                archive=landing.archive,
-                warehouse=warehouse.warehouse,
-                catalog=specs.catalog,
-                tenants=tenants,
-                keyring=keys.keyring,
-                actor="sensor:confirmation_landing_sensor",
-            )
-        except Exception as exc:
-            stats["failed"] += 1
-            context.log.error(f"{f.key}: not taken in ({scrub(exc)}); it stays in the inbox and is retried")
-            continue
-        stats[intake.status] += 1
-        if intake.status == "accepted" and intake.tenant and intake.pay_date:
-            if not context.instance.has_dynamic_partition(tenant_partitions.name, intake.tenant):
-                context.instance.add_dynamic_partitions(tenant_partitions.name, [intake.tenant])
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"confirmation:{intake.digest}",
-                    partition_key=partition_key(intake.tenant, intake.pay_date.isoformat()),
-                    tags={TENANT_TAG: intake.tenant, "synclinqs/file": intake.file_name},
-                )
-            )
-        else:
-            context.log.warning(f"{f.key}: {intake.status}: {intake.reason}")
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps({**stats, "last": files[-1].key}))
+    return intake_tick(context, "confirmation", landing=landing, warehouse=warehouse, keys=keys, specs=specs)
 
 
 # In the demo the recordkeeper answers each export with a confirmation file, as a real one would within a
