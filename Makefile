@@ -23,7 +23,7 @@ run: install
 
 ## The whole suite on the embedded PostgreSQL, then the integration and end-to-end tests again on the
 ## machine's PostgreSQL when one answers at 127.0.0.1:5432.
-test: install test-embedded test-machine-pg
+test: install lint test-embedded test-machine-pg
 
 test-embedded:
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -40,9 +40,12 @@ test-machine-pg:
 bench: install
 	$(PY) -m benchmarks
 
+## ruff (lint and format), mypy --strict on the domain code, the JSON Schemas in step with the spec models.
 lint: install
 	$(VENV)/bin/ruff check synclinqs_pipelines tests benchmarks
+	$(VENV)/bin/ruff format --check synclinqs_pipelines tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/synclinqs mapping schema --check
 
 clean:
 	rm -rf .synclinqs .dagster_home dbt_project/target dbt_project/logs

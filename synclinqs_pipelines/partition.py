@@ -292,17 +292,19 @@ DUPLICATES = sa.text(
 )
 
 
-# Separate anti-joins (an OR of NOT EXISTS would be checked row by row).
+# One pass over the partition's rows, each reference checked by a hash join.
 ORPHANS = sa.text(
     """
-    WITH c AS (SELECT employee_id, plan_id, loan_id, file_upload_id FROM core.contributions
-                WHERE organization_id = :org AND pay_date = :pd)
-    SELECT (SELECT count(*) FROM c LEFT JOIN core.employees e ON e.id = c.employee_id WHERE e.id IS NULL)
-         + (SELECT count(*) FROM c LEFT JOIN core.loans l ON l.id = c.loan_id
-             WHERE c.loan_id IS NOT NULL AND l.id IS NULL)
-         + (SELECT count(*) FROM c LEFT JOIN core.plans p ON p.id = c.plan_id
-             WHERE c.plan_id IS NOT NULL AND p.id IS NULL)
-         + (SELECT count(*) FROM c LEFT JOIN core.file_uploads f ON f.id = c.file_upload_id WHERE f.id IS NULL)
+    SELECT (SELECT count(*) FILTER (WHERE e.id IS NULL)
+                 + count(*) FILTER (WHERE c.loan_id IS NOT NULL AND l.id IS NULL)
+                 + count(*) FILTER (WHERE c.plan_id IS NOT NULL AND p.id IS NULL)
+                 + count(*) FILTER (WHERE f.id IS NULL)
+              FROM core.contributions c
+              LEFT JOIN core.employees e ON e.id = c.employee_id
+              LEFT JOIN core.loans l ON l.id = c.loan_id
+              LEFT JOIN core.plans p ON p.id = c.plan_id
+              LEFT JOIN core.file_uploads f ON f.id = c.file_upload_id
+             WHERE c.organization_id = :org AND c.pay_date = :pd)
          + (SELECT count(*) FROM core.pay_records r LEFT JOIN core.employees e ON e.id = r.employee_id
              WHERE r.organization_id = :org AND r.pay_date = :pd AND e.id IS NULL)
     """

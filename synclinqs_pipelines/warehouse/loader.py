@@ -198,6 +198,8 @@ def load_partition(
     actor: str = conn.execute(sa.text("SELECT core.current_actor()")).scalar_one()
     org = {"org": tenant_id, "pd": pay_date, "year": pay_date.year, "actor": actor}
     conn.exec_driver_sql(_TEMP_TABLES)
+    # Sorting a million rows for the ordered inserts below stays in memory instead of spilling.
+    conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
     bis = accepted[SSN_INDEX].unique().to_list()
     existing: dict[bytes, bytes] = {
