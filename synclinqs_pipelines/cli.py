@@ -500,7 +500,12 @@ def prepare_dagster_home(home: Path) -> Path:
     """DAGSTER_HOME/dagster.yaml from the project's dagster.yaml, plus Postgres storage when configured."""
     home.mkdir(parents=True, exist_ok=True)
     text = (get_settings().project_root / "dagster.yaml").read_text()
-    if os.environ.get("SYNCLINQS_DAGSTER_PG_URL"):
+    url = os.environ.get("SYNCLINQS_DAGSTER_PG_URL")
+    if url and url.startswith(("postgresql://", "postgres://")):
+        # dagster-postgres needs psycopg2 (its NOTIFY takes client-side parameters); with SQLAlchemy 2.1
+        # a bare postgresql:// URL would pick psycopg 3. Child processes inherit the explicit driver.
+        os.environ["SYNCLINQS_DAGSTER_PG_URL"] = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    if url:
         text += "\nstorage:\n  postgres:\n    postgres_url:\n      env: SYNCLINQS_DAGSTER_PG_URL\n"
     target = home / "dagster.yaml"
     if not target.exists() or target.read_text() != text:

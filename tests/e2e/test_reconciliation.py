@@ -268,3 +268,32 @@ def test_new_confirmations_request_one_marts_build(reconciled, definitions, inst
     with dg.build_sensor_context(instance=instance, cursor=cursor) as context:
         again = reconcile_after_confirmations_sensor(context)
     assert isinstance(again, dg.SkipReason)
+
+
+def test_the_resolve_job_records_a_resolution_from_the_ui(reconciled, definitions, instance, warehouse, cluster):
+    [item] = _mart(
+        cluster,
+        "SELECT item_id FROM marts.fct_reconciliation_items WHERE match_status = 'amount_mismatch' AND pay_date = :d",
+        d=ACME_DATE,
+    )
+    job = definitions.resolve_job_def("resolve_reconciliation_item")
+    config = {
+        "ops": {
+            "record_reconciliation_resolution": {
+                "config": {
+                    "tenant": "acme-manufacturing",
+                    "item_id": item.item_id,
+                    "action": "manual_review",
+                    "note": "ask the recordkeeper",
+                    "resolved_by": "ops-sam",
+                }
+            }
+        }
+    }
+    assert job.execute_in_process(run_config=config, instance=instance).success
+    with warehouse.tenant(warehouse.tenant_by_slug("acme-manufacturing"), actor="test") as conn:
+        row = conn.execute(
+            sa.text("SELECT action, resolved_by FROM core.reconciliation_resolutions WHERE item_id = :i"),
+            {"i": item.item_id},
+        ).one()
+    assert tuple(row) == ("manual_review", "user:ops-sam")

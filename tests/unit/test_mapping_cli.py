@@ -147,3 +147,16 @@ def test_diff_lists_changes_field_by_field(tmp_path):
 def test_checked_in_json_schemas_match_the_models():
     result = CliRunner().invoke(main, ["mapping", "schema", "--check"])
     assert result.exit_code == 0, result.output
+
+
+def test_every_recordkeeper_has_a_confirmation_layout_covering_what_it_exports():
+    from synclinqs_pipelines.mapping.catalog import SpecCatalog
+
+    catalog = SpecCatalog(SPECS)
+    for name in catalog.known_systems("recordkeeper"):
+        system = catalog.systems[name]
+        assert system.confirmation is not None, name
+        confirmed = set(system.confirmation.source_map.values())
+        # A combined column (say pre-tax plus catch-up) is confirmed under its first source code.
+        exported_first = {f.sources[0] for f in system.fields if f.sources}
+        assert exported_first <= confirmed, (name, exported_first - confirmed)
