@@ -183,47 +183,34 @@ def deliver(
             f"circuit open for {dest.target}: {CIRCUIT_FAILURES} recent failures; "
             f"retry after {CIRCUIT_COOLDOWN_SECONDS // 60} minutes or when the server is back"
         )
+
+    def record(
+        attempt: int, outcome: str, started: float, error: BaseException | None = None, delay: float | None = None
+    ) -> None:
+        with session_factory() as conn:
+            _log(conn, tenant_id, dest.target, export_id, attempt, outcome, started, error, delay)
+
     for attempt in range(1, max_attempts + 1):
         started = time.time()
         try:
             outcome = asyncio.run(upload_once(dest, name, data))
         except asyncssh.HostKeyNotVerifiable as exc:
-            with session_factory() as conn:
-                _log(conn, tenant_id, dest.target, export_id, attempt, "failed", started, exc)
+            record(attempt, "failed", started, exc)
             raise DeliveryFailed(
                 f"{dest.target}: the server's host key does not match the pinned fingerprint "
                 "in the tenant file; not delivered and not retried"
             ) from None
         except TRANSIENT as exc:
+            last = attempt == max_attempts
             delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * rng.random()
-            with session_factory() as conn:
-                _log(
-                    conn,
-                    tenant_id,
-                    dest.target,
-                    export_id,
-                    attempt,
-                    "failed",
-                    started,
-                    exc,
-                    delay if attempt < max_attempts else None,
-                )
-            if attempt == max_attempts:
+            record(attempt, "failed", started, exc, None if last else delay)
+            if last:
                 raise DeliveryFailed(
                     f"{dest.target}: {max_attempts} attempts failed, the last with {type(exc).__name__}"
                 ) from None
             sleep(delay)
             continue
-        with session_factory() as conn:
-            _log(
-                conn,
-                tenant_id,
-                dest.target,
-                export_id,
-                attempt,
-                "skipped" if outcome == "skipped" else "succeeded",
-                started,
-            )
+        record(attempt, "skipped" if outcome == "skipped" else "succeeded", started)
         return DeliveryResult(outcome, attempt, name)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -135,6 +135,12 @@ PII_COLUMNS = {
 }
 
 
+# A row of tmp_emp carries new ciphertexts for all PII columns (the PII changed) or none (it did not).
+_PII_ASSIGNMENTS = ",\n            ".join(
+    f"{c} = CASE WHEN t.ssn_encrypted IS NULL THEN e.{c} ELSE t.{c} END" for c in PII_COLUMNS
+)
+
+
 def _employee_frame(accepted: pl.DataFrame, existing: dict[bytes, bytes], cipher: TenantCipher) -> pl.DataFrame:
     """One row per employee (the last row of the batch wins), PII encrypted only where it changed."""
     people = accepted.unique(subset=[SSN_INDEX], keep="last", maintain_order=True).with_columns(
@@ -166,6 +172,16 @@ def _employee_frame(accepted: pl.DataFrame, existing: dict[bytes, bytes], cipher
         pl.col("employment_status").alias("status"),
         pl.col("division"),
     )
+
+
+def _row_keys() -> list[pl.Expr]:
+    """The columns every temporary load table starts with: who, which file and row, which plan."""
+    return [
+        pl.col(SSN_INDEX).alias("bi"),
+        pl.col(FILE).alias("file_id"),
+        pl.col(ROW).alias("source_row"),
+        pl.col("plan_code"),
+    ]
 
 
 _TEMP_TABLES = """
@@ -234,21 +250,10 @@ def load_partition(
     ).rowcount
     report.employees_updated = conn.execute(
         sa.text(
-            """
+            f"""
         UPDATE core.employees e SET
             external_id = t.external_id,
-            ssn_encrypted = coalesce(t.ssn_encrypted, e.ssn_encrypted),
-            first_name_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.first_name_encrypted
-                                        ELSE t.first_name_encrypted END,
-            middle_name_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.middle_name_encrypted
-                                         ELSE t.middle_name_encrypted END,
-            last_name_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.last_name_encrypted
-                                       ELSE t.last_name_encrypted END,
-            birth_date_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.birth_date_encrypted
-                                        ELSE t.birth_date_encrypted END,
-            address_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.address_encrypted
-                                     ELSE t.address_encrypted END,
-            email_encrypted = CASE WHEN t.ssn_encrypted IS NULL THEN e.email_encrypted ELSE t.email_encrypted END,
+            {_PII_ASSIGNMENTS},
             pii_digest = t.pii_digest, catch_up_eligible_year = t.catch_up_year, hire_date = t.hire_date,
             rehire_date = t.rehire_date, termination_date = t.termination_date, employment_status = t.status,
             division = t.division, deleted_at = NULL
@@ -271,10 +276,7 @@ def load_partition(
         conn,
         "tmp_contrib",
         long.select(
-            pl.col(SSN_INDEX).alias("bi"),
-            pl.col(FILE).alias("file_id"),
-            pl.col(ROW).alias("source_row"),
-            "plan_code",
+            *_row_keys(),
             "source_code",
             "amount_cents",
             "loan_number",
@@ -284,10 +286,7 @@ def load_partition(
         conn,
         "tmp_pay",
         accepted.select(
-            pl.col(SSN_INDEX).alias("bi"),
-            pl.col(FILE).alias("file_id"),
-            pl.col(ROW).alias("source_row"),
-            "plan_code",
+            *_row_keys(),
             "gross_pay_cents",
             "plan_compensation_cents",
             "hours",

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
+from synclinqs_pipelines.defs.jobs import in_one_process
 from synclinqs_pipelines.defs.landing.intake import intake_tick
 from synclinqs_pipelines.defs.landing.resources import LandingResource
 from synclinqs_pipelines.defs.resources import KeysResource, SpecsResource, WarehouseResource
 
-payroll_partition_job = dg.define_asset_job(
+payroll_partition_job = in_one_process(
     "payroll_partition_job",
-    # One process per run, not per step: the steps are a chain, and each subprocess would pay the
-    # imports and the definitions load again (about ten seconds a step on two cores).
-    executor_def=dg.in_process_executor,
-    selection=dg.AssetSelection.groups("contributions") | dg.AssetSelection.groups("exports"),
-    description="One tenant and pay date: read the accepted files, map, validate, load, export and deliver.",
+    dg.AssetSelection.groups("contributions") | dg.AssetSelection.groups("exports"),
+    "One tenant and pay date: read the accepted files, map, validate, load, export and deliver.",
 )
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import dagster as dg
 
+from synclinqs_pipelines.defs.jobs import in_one_process
 from synclinqs_pipelines.defs.partitions import TENANT_TAG
 from synclinqs_pipelines.mapping.catalog import get_catalog
 from synclinqs_pipelines.mapping.errors import SpecError
 
-reconciliation_job = dg.define_asset_job(
+reconciliation_job = in_one_process(
     "reconciliation_job",
-    # One process per run, not per step: the steps are a chain, and each subprocess would pay the
-    # imports and the definitions load again (about ten seconds a step on two cores).
-    executor_def=dg.in_process_executor,
-    selection=dg.AssetSelection.groups("reconciliation") - dg.AssetSelection.assets("recordkeeper_confirmations"),
-    description="dbt build of the reconciliation marts (incremental), then the summary and its notifications.",
+    dg.AssetSelection.groups("reconciliation") - dg.AssetSelection.assets("recordkeeper_confirmations"),
+    "dbt build of the reconciliation marts (incremental), then the summary and its notifications.",
 )
 
 

@@ -7,19 +7,17 @@ import os
 
 import dagster as dg
 
+from synclinqs_pipelines.defs.jobs import in_one_process
 from synclinqs_pipelines.defs.landing.intake import intake_tick
 from synclinqs_pipelines.defs.landing.resources import LandingResource
 from synclinqs_pipelines.defs.reconciliation.schedules import reconciliation_job
 from synclinqs_pipelines.defs.resources import KeysResource, SpecsResource, WarehouseResource
 from synclinqs_pipelines.safety import scrub
 
-confirmation_partition_job = dg.define_asset_job(
+confirmation_partition_job = in_one_process(
     "confirmation_partition_job",
-    # One process per run, not per step: the steps are a chain, and each subprocess would pay the
-    # imports and the definitions load again (about ten seconds a step on two cores).
-    executor_def=dg.in_process_executor,
-    selection=dg.AssetSelection.assets("recordkeeper_confirmations"),
-    description="Load one tenant and pay date's recordkeeper confirmations.",
+    dg.AssetSelection.assets("recordkeeper_confirmations"),
+    "Load one tenant and pay date's recordkeeper confirmations.",
 )
 
 
