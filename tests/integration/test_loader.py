@@ -25,32 +25,60 @@ def frame(file_id: str, people: list[tuple[str, str, int]]) -> pl.DataFrame:
     rows = []
     for i, (ssn, last, pretax) in enumerate(people):
         row = {c: None for c in SCHEMA}
-        row.update({ROW: i + 2, "external_id": f"E{ssn[-3:]}", "ssn": ssn, "first_name": "Ann", "last_name": last,
-                    "birth_date": dt.date(1980, 1, 1), "hire_date": dt.date(2010, 1, 1), "plan_code": "401K",
-                    "pay_date": PAY, "pretax_cents": pretax, "match_cents": 100, "loan_1_cents": 500,
-                    "loan_1_number": "7", "pretax_pct": 0.05, "gross_pay_cents": 300000,
-                    "plan_compensation_cents": 300000})
+        row.update(
+            {
+                ROW: i + 2,
+                "external_id": f"E{ssn[-3:]}",
+                "ssn": ssn,
+                "first_name": "Ann",
+                "last_name": last,
+                "birth_date": dt.date(1980, 1, 1),
+                "hire_date": dt.date(2010, 1, 1),
+                "plan_code": "401K",
+                "pay_date": PAY,
+                "pretax_cents": pretax,
+                "match_cents": 100,
+                "loan_1_cents": 500,
+                "loan_1_number": "7",
+                "pretax_pct": 0.05,
+                "gross_pay_cents": 300000,
+                "plan_compensation_cents": 300000,
+            }
+        )
         rows.append(row)
     return pl.DataFrame(rows, schema=SCHEMA).with_columns(pl.lit(file_id).alias(FILE), pl.lit(0).alias(FILE_SEQ))
 
 
 def _file(warehouse, tenant) -> str:
     with warehouse.tenant(tenant, actor="test") as conn:
-        return str(conn.execute(sa.text(
-            "INSERT INTO core.file_uploads (organization_id, file_name, landing_uri, digest_sha256, size_bytes,"
-            " pay_date, status) VALUES (:o, 'f.csv', 'file:///f.csv', :d, 1, :pd, 'received') RETURNING id"),
-            {"o": tenant.id, "d": "a" * 64, "pd": PAY}).scalar_one())
+        return str(
+            conn.execute(
+                sa.text(
+                    "INSERT INTO core.file_uploads (organization_id, file_name, landing_uri, digest_sha256, size_bytes,"
+                    " pay_date, status) VALUES (:o, 'f.csv', 'file:///f.csv', :d, 1, :pd, 'received') RETURNING id"
+                ),
+                {"o": tenant.id, "d": "a" * 64, "pd": PAY},
+            ).scalar_one()
+        )
 
 
 def load(warehouse, keyring, tenant, rows):  # type: ignore[no-untyped-def]
     with warehouse.tenant(tenant, actor="test") as conn:
         cipher = keyring.cipher(conn, tenant.id)
         report = loader.load_partition(conn, tenant.id, PAY, loader.with_ssn_index(rows, cipher), cipher)
-        employees = {r.external_id: r for r in conn.execute(sa.text(
-            "SELECT external_id, last_name_encrypted, ssn_encrypted FROM core.employees"))}
-        contributions = sorted(tuple(r) for r in conn.execute(sa.text(
-            "SELECT e.external_id, c.source_code, c.amount_cents, l.loan_number FROM core.contributions c"
-            " JOIN core.employees e ON e.id = c.employee_id LEFT JOIN core.loans l ON l.id = c.loan_id")))
+        employees = {
+            r.external_id: r
+            for r in conn.execute(sa.text("SELECT external_id, last_name_encrypted, ssn_encrypted FROM core.employees"))
+        }
+        contributions = sorted(
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT e.external_id, c.source_code, c.amount_cents, l.loan_number FROM core.contributions c"
+                    " JOIN core.employees e ON e.id = c.employee_id LEFT JOIN core.loans l ON l.id = c.loan_id"
+                )
+            )
+        )
     return report, employees, contributions, cipher
 
 
@@ -60,8 +88,14 @@ def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyr
     first = frame(file_id, [("701020001", "Alder", 1000), ("701020002", "Birch", 2000)])
     report, employees, contributions, cipher = load(warehouse, keyring, tenant, first)
     assert (report.employees_inserted, report.employees_encrypted, report.contributions, report.loans) == (2, 2, 6, 2)
-    assert contributions == [("E001", "LOAN", 500, "7"), ("E001", "MATCH", 100, None), ("E001", "PRETAX", 1000, None),
-                             ("E002", "LOAN", 500, "7"), ("E002", "MATCH", 100, None), ("E002", "PRETAX", 2000, None)]
+    assert contributions == [
+        ("E001", "LOAN", 500, "7"),
+        ("E001", "MATCH", 100, None),
+        ("E001", "PRETAX", 1000, None),
+        ("E002", "LOAN", 500, "7"),
+        ("E002", "MATCH", 100, None),
+        ("E002", "PRETAX", 2000, None),
+    ]
 
     # Same rows again: nothing inserted, nothing re-encrypted, the same contributions.
     report2, employees2, contributions2, _ = load(warehouse, keyring, tenant, first)
@@ -73,7 +107,10 @@ def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyr
     changed = frame(file_id, [("701020001", "Alder-Ng", 1000), ("701020002", "Birch", 2500)])
     report3, employees3, contributions3, _ = load(warehouse, keyring, tenant, changed)
     assert (report3.employees_updated, report3.employees_encrypted) == (1, 1)
-    assert cipher.decrypt(loader.EMPLOYEES, "last_name_encrypted", bytes(employees3["E001"].last_name_encrypted)) == "Alder-Ng"
+    assert (
+        cipher.decrypt(loader.EMPLOYEES, "last_name_encrypted", bytes(employees3["E001"].last_name_encrypted))
+        == "Alder-Ng"
+    )
     assert employees3["E002"].last_name_encrypted == employees["E002"].last_name_encrypted
     assert ("E002", "PRETAX", 2500, None) in contributions3 and ("E002", "PRETAX", 2000, None) not in contributions3
     assert len(contributions3) == 6
