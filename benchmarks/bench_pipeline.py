@@ -90,7 +90,7 @@ def run() -> dict[str, float]:
         keyring = KeyRing(LocalKeyFileProvider(work / "kek.key"))
         catalog = SpecCatalog(work / "specs")
         tenants = catalog.load_tenants()
-        sync_tenants(warehouse, tenants, keyring, actor="bench")
+        sync_tenants(warehouse, tenants, keyring, catalog, actor="bench")
         tenant = warehouse.tenant_by_slug("bench-co")
         zone = LocalLandingZone(work / "inbox", work / "quarantine")
         archive, outbox = LocalObjectStore(work / "archive"), LocalObjectStore(work / "outbox")

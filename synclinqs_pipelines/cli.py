@@ -80,7 +80,9 @@ def db_seed(demo: bool) -> None:
 
     catalog = _catalog()
     warehouse = _warehouse()
-    report = sync_tenants(warehouse, catalog.load_tenants(), KeyRing(provider_from_settings()), actor="cli:seed")
+    report = sync_tenants(
+        warehouse, catalog.load_tenants(), KeyRing(provider_from_settings()), catalog, actor="cli:seed"
+    )
     click.echo(
         f"tenants: {len(report.created)} created, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.deactivated)} deactivated"
@@ -112,8 +114,9 @@ def tenants_sync() -> None:
     from synclinqs_pipelines.security.keyring import KeyRing
     from synclinqs_pipelines.warehouse.tenants import sync_tenants
 
+    catalog = _catalog()
     report = sync_tenants(
-        _warehouse(), _catalog().load_tenants(), KeyRing(provider_from_settings()), actor="cli:tenants-sync"
+        _warehouse(), catalog.load_tenants(), KeyRing(provider_from_settings()), catalog, actor="cli:tenants-sync"
     )
     click.echo(json.dumps(report.__dict__, indent=2))
 

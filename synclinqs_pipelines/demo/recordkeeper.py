@@ -97,8 +97,8 @@ def confirm_export(
             cents = _parse_money(record.get(f.name), fixed)
             if cents == 0:
                 continue
-            loan_field = f.name.replace("payment", "number").replace("_id", "_id")
-            loan = record.get(loan_field) if "loan" in f.name else None
+            number = system.loan_number_field(f) if "LOAN" in (f.sources or []) else None
+            loan = record.get(number.name) if number is not None else None
             rows.append(
                 {
                     "PLAN NUMBER": record.get("plan_number") or "",

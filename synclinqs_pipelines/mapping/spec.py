@@ -178,6 +178,31 @@ class SystemSpec(_Strict):
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    def loan_number_field(self, payment: FieldSpec) -> FieldSpec | None:
+        """The loan number beside a loan payment column (loan_1_payment -> loan_1_number or loan_1_id)."""
+        prefix = payment.name.rsplit("_", 1)[0] + "_"
+        for f in self.fields:
+            if f is not payment and f.name.startswith(prefix) and f.type != "money":
+                return f
+        return None
+
+    def confirmation_grouping(self) -> dict[str, Any]:
+        """How this recordkeeper can confirm what it was sent, as reconciliation must compare it.
+
+        A column that carries several sources (catch-up inside EMPLOYEE 401(K)) is confirmed under its
+        first source, so `sources` maps the others to it; loans are confirmed one by one, by number, only
+        when the layout has a payment column per loan, otherwise as one LOAN amount.
+        """
+        grouped: dict[str, str] = {}
+        loan_columns = 0
+        for f in self.fields:
+            if f.type != "money" or not f.sources:
+                continue
+            grouped.update({code: f.sources[0] for code in f.sources[1:]})
+            if "LOAN" in f.sources:
+                loan_columns += 1
+        return {"sources": grouped, "loans_by_number": loan_columns > 1}
+
 
 TransformCall = str | dict[str, dict[str, Any]]
 

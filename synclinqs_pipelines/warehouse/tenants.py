@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from synclinqs_pipelines.mapping.catalog import tenant_digest
+from synclinqs_pipelines.mapping.catalog import SpecCatalog, tenant_digest
 from synclinqs_pipelines.mapping.spec import TenantSpec
 from synclinqs_pipelines.security.keyring import KeyRing
 from synclinqs_pipelines.warehouse.session import Tenant, Warehouse
@@ -36,6 +36,7 @@ _UPSERT_ORG = sa.text(
            settings = excluded.settings, config_digest = excluded.config_digest,
            is_active = excluded.is_active, deleted_at = NULL
      WHERE core.organizations.config_digest IS DISTINCT FROM excluded.config_digest
+        OR core.organizations.settings IS DISTINCT FROM excluded.settings
         OR core.organizations.deleted_at IS NOT NULL
     RETURNING id, (xmax = 0) AS inserted
     """
@@ -59,9 +60,19 @@ _UPSERT_PLAN = sa.text(
 
 
 def sync_tenants(
-    warehouse: Warehouse, tenants: dict[str, TenantSpec], keyring: KeyRing, *, actor: str, run_id: str | None = None
+    warehouse: Warehouse,
+    tenants: dict[str, TenantSpec],
+    keyring: KeyRing,
+    catalog: SpecCatalog,
+    *,
+    actor: str,
+    run_id: str | None = None,
 ) -> SyncReport:
-    """Upsert every tenant, its plans and its keys; tenants whose file is gone are deactivated."""
+    """Upsert every tenant, its plans and its keys; tenants whose file is gone are deactivated.
+
+    The settings carry what dbt needs from the specs: thresholds, and how the tenant's recordkeeper
+    groups sources and loans in its confirmations.
+    """
     created: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
@@ -70,6 +81,7 @@ def sync_tenants(
             "thresholds": spec.thresholds.model_dump(),
             "reconciliation": spec.reconciliation.model_dump(),
             "recordkeeper": spec.recordkeeper.model_dump(),
+            "confirmation_grouping": catalog.system(spec.recordkeeper.system).confirmation_grouping(),
         }
         with warehouse.registry(actor=actor, run_id=run_id) as conn:
             row = conn.execute(

@@ -184,3 +184,48 @@ def test_every_layout_carries_every_cent(template):
     result = export_batch(resolved, canonical(), CONTEXT)
     assert result.rendered.record_count == 1
     assert result.rendered.control_total_cents == 10275 + 6850 + 30000 + 1000 + 8563 + 12537 + 8000
+
+
+# What canonical() carries, per source and loan number ("2": loan 2 has no number, the export numbers it).
+SENT = {
+    ("PRETAX", ""): 10275,
+    ("ROTH", ""): 6850,
+    ("CATCHUP_PRETAX", ""): 30000,
+    ("CATCHUP_ROTH", ""): 1000,
+    ("MATCH", ""): 8563,
+    ("LOAN", "501"): 12537,
+    ("LOAN", "2"): 8000,
+}
+
+
+def test_combined_columns_are_grouped_the_way_the_recordkeeper_confirms_them():
+    assert CATALOG.system("ascensus").confirmation_grouping() == {
+        "sources": {"CATCHUP_PRETAX": "PRETAX", "CATCHUP_ROTH": "ROTH"},
+        "loans_by_number": False,
+    }
+    assert CATALOG.system("fidelity").confirmation_grouping() == {"sources": {}, "loans_by_number": True}
+
+
+@pytest.mark.parametrize("recordkeeper", sorted(CATALOG.known_systems("recordkeeper")))
+def test_a_confirmation_of_the_export_reconciles_at_the_recordkeepers_grain(recordkeeper):
+    """What the (demo) recordkeeper confirms from the file's bytes equals what was sent, once the sent
+    amounts are grouped by the layout's confirmation grouping, as the dbt matching does."""
+    from synclinqs_pipelines.demo.recordkeeper import confirm_export
+    from synclinqs_pipelines.reconciliation.confirmations import read_confirmations
+
+    system = CATALOG.system(recordkeeper)
+    data = export_batch(CATALOG.resolve(f"adp_to_{recordkeeper}"), canonical(), CONTEXT).rendered.data
+    confirmed = read_confirmations(confirm_export(data, system, CONTEXT["pay_date"]).data, "c.csv", system)
+    assert confirmed.errors.is_empty()
+    grouping = system.confirmation_grouping()
+
+    def key(code: str, loan: str | None) -> tuple[str, str]:
+        return grouping["sources"].get(code, code), (loan or "") if grouping["loans_by_number"] else ""
+
+    expected: dict[tuple[str, str], int] = {}
+    for (code, loan), cents in SENT.items():
+        expected[key(code, loan)] = expected.get(key(code, loan), 0) + cents
+    got: dict[tuple[str, str], int] = {}
+    for code, loan, cents in confirmed.frame.select("source_code", "loan_number", "amount_cents").rows():
+        got[key(code, loan)] = got.get(key(code, loan), 0) + cents
+    assert got == expected

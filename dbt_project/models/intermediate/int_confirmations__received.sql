@@ -5,6 +5,30 @@ confirmations as (
     select * from {{ ref('stg_core__recordkeeper_confirmations') }}
 ),
 
+organizations as (
+    select * from {{ ref('stg_core__organizations') }}
+),
+
+normalized as (
+    select
+        confirmations.organization_id,
+        confirmations.ssn_blind_index,
+        confirmations.employee_external_id,
+        confirmations.pay_date,
+        coalesce(
+            organizations.confirmed_source_codes ->> confirmations.source_code, confirmations.source_code
+        ) as source_code,
+        case
+            when coalesce(organizations.confirms_loans_by_number, true)
+                then coalesce(confirmations.loan_number, '')
+            else ''
+        end as loan_number,
+        confirmations.amount_cents,
+        confirmations.deposit_date
+    from confirmations
+    left join organizations on organizations.organization_id = confirmations.organization_id
+),
+
 final as (
     select
         organization_id,
@@ -12,11 +36,11 @@ final as (
         max(employee_external_id) as employee_external_id,
         pay_date,
         source_code,
-        coalesce(loan_number, '') as loan_number,
+        loan_number,
         sum(amount_cents)::bigint as confirmed_cents,
         max(deposit_date) as deposit_date
-    from confirmations
-    group by organization_id, ssn_blind_index, pay_date, source_code, coalesce(loan_number, '')
+    from normalized
+    group by organization_id, ssn_blind_index, pay_date, source_code, loan_number
 )
 
 select * from final

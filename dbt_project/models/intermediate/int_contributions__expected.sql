@@ -1,4 +1,6 @@
--- What SyncLinqs loaded (and exported): per tenant, employee, pay date, source and loan.
+-- What SyncLinqs loaded (and exported): per tenant, employee, pay date, source and loan, at the grain
+-- the tenant's recordkeeper confirms (a layout that carries catch-up inside the deferral column confirms
+-- both as one amount; one that sums loans into one column confirms them without a loan number).
 with
 
 contributions as (
@@ -13,6 +15,10 @@ loans as (
     select * from {{ ref('stg_core__loans') }}
 ),
 
+organizations as (
+    select * from {{ ref('stg_core__organizations') }}
+),
+
 final as (
     select
         contributions.organization_id,
@@ -20,11 +26,18 @@ final as (
         employees.employee_external_id,
         employees.ssn_blind_index,
         contributions.pay_date,
-        contributions.source_code,
-        coalesce(loans.loan_number, '') as loan_number,
+        coalesce(
+            organizations.confirmed_source_codes ->> contributions.source_code, contributions.source_code
+        ) as source_code,
+        case
+            when coalesce(organizations.confirms_loans_by_number, true)
+                then coalesce(loans.loan_number, '')
+            else ''
+        end as loan_number,
         sum(contributions.amount_cents)::bigint as expected_cents
     from contributions
     inner join employees on employees.employee_id = contributions.employee_id
+    left join organizations on organizations.organization_id = contributions.organization_id
     left join loans on loans.loan_id = contributions.loan_id
     group by 1, 2, 3, 4, 5, 6, 7
 )

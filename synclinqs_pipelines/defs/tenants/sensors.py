@@ -39,7 +39,9 @@ def tenant_registry_sensor(
         # A broken tenant file must not take the others down, nor crash the tick without a word.
         context.log.error(f"tenant files not synced: {exc}")
         return dg.SkipReason(f"tenant files have errors: {exc}")
-    report = sync_tenants(warehouse.warehouse, tenants, keys.keyring, actor="sensor:tenant_registry_sensor")
+    report = sync_tenants(
+        warehouse.warehouse, tenants, keys.keyring, specs.catalog, actor="sensor:tenant_registry_sensor"
+    )
     new = sorted(set(tenants) - known)
     context.log.info(
         f"tenants synced: {len(report.created)} created, {len(report.updated)} updated, "
