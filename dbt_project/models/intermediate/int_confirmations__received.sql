@@ -15,14 +15,7 @@ normalized as (
         confirmations.ssn_blind_index,
         confirmations.employee_external_id,
         confirmations.pay_date,
-        coalesce(
-            organizations.confirmed_source_codes ->> confirmations.source_code, confirmations.source_code
-        ) as source_code,
-        case
-            when coalesce(organizations.confirms_loans_by_number, true)
-                then coalesce(confirmations.loan_number, '')
-            else ''
-        end as loan_number,
+        {{ at_recordkeeper_grain('confirmations.source_code', 'confirmations.loan_number') }},
         confirmations.amount_cents,
         confirmations.deposit_date
     from confirmations

@@ -26,14 +26,7 @@ final as (
         employees.employee_external_id,
         employees.ssn_blind_index,
         contributions.pay_date,
-        coalesce(
-            organizations.confirmed_source_codes ->> contributions.source_code, contributions.source_code
-        ) as source_code,
-        case
-            when coalesce(organizations.confirms_loans_by_number, true)
-                then coalesce(loans.loan_number, '')
-            else ''
-        end as loan_number,
+        {{ at_recordkeeper_grain('contributions.source_code', 'loans.loan_number') }},
         sum(contributions.amount_cents)::bigint as expected_cents
     from contributions
     inner join employees on employees.employee_id = contributions.employee_id
