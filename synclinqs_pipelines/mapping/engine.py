@@ -251,13 +251,15 @@ def run(plan: MappingPlan, frame: pl.DataFrame) -> MappingResult:
 def _classify(out: pl.DataFrame, plan: MappingPlan, refs: list[_StepRef]) -> list[pl.DataFrame]:
     """Error codes for the suspect rows of each failing step, from the transform's scalar form.
 
-    Only suspects reach Python, so a clean file costs nothing here. A suspect the scalar form accepts
-    (blank text) is no error. A row fails at its first failing step; later steps saw a null.
+    Only suspects with text in them reach Python, so a clean file costs little here. A row fails at its
+    first failing step; later steps saw a null.
     """
     parts = []
     claimed: dict[int, pl.Series] = {}
     for ref in refs:
-        failed = out.filter(pl.col(ref.failed_column))
+        # Blank input is never an error (every fallible scalar form says so), and a mostly empty column
+        # such as a termination date would otherwise send most of its rows through Python.
+        failed = out.filter(pl.col(ref.failed_column) & tf._present(tf._strip(pl.col(ref.input_column))))
         if failed.height == 0:
             continue
         earlier = claimed.get(ref.field_index)

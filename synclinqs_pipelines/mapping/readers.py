@@ -72,34 +72,46 @@ def _finish(frame: pl.DataFrame, fields: list[FieldSpec], name: str) -> pl.DataF
     return frame.select(ROW, *[f.name for f in fields])
 
 
-def utf8_bytes(data: bytes, encoding: str, name: str) -> bytes:
-    """The file as UTF-8 bytes without BOM; UTF-8 input passes through without a copy of its text."""
-    if encoding in ("auto", "utf-8"):
-        body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            if encoding == "utf-8":
-                raise MappingFileError(name, "is not valid UTF-8 text") from None
-        else:
-            return body
-    return decode(data, encoding, name).encode("utf-8")
+def _without_blank_tail(data: bytes) -> bytes:
+    """Trailing blank lines carry no rows. A file that ends in one line break, as most do, is not copied."""
+    end = len(data)
+    while end and data[end - 1] in b"\r\n\t ":
+        end -= 1
+    tail = data[end:]
+    if tail in (b"\n", b"\r\n", b""):
+        return data
+    return data[:end]
+
+
+def _parse_csv(body: bytes, layout: FileLayout) -> pl.DataFrame:
+    return pl.read_csv(
+        body,
+        has_header=layout.header,
+        separator=layout.delimiter,
+        skip_rows=layout.skip_rows,
+        infer_schema=False,
+        truncate_ragged_lines=False,
+    )
 
 
 def _read_csv(data: bytes, layout: FileLayout, fields: list[FieldSpec], name: str, system: str) -> pl.DataFrame:
-    # Trailing blank lines (and a final newline) carry no rows.
-    body = data.rstrip(b"\r\n\t ")
-    if not body:
+    """UTF-8 is parsed as it is (polars checks every value is valid UTF-8, so Python need not decode
+    the file); a file that is not UTF-8 is decoded as Windows-1252 when the layout allows it."""
+    body = _without_blank_tail(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+    if not body or body.isspace():
         raise MappingFileError(name, "is empty")
     try:
-        frame = pl.read_csv(
-            io.BytesIO(body),
-            has_header=layout.header,
-            separator=layout.delimiter,
-            skip_rows=layout.skip_rows,
-            infer_schema=False,
-            truncate_ragged_lines=False,
-        )
+        try:
+            # polars checks the values, not the header line: that one is checked here.
+            nl = body.find(b"\n")
+            body[: nl if nl >= 0 else len(body)].decode("utf-8")
+            frame = _parse_csv(body, layout)
+        except (UnicodeDecodeError, pl.exceptions.ComputeError) as exc:
+            if "utf-8" not in str(exc) or layout.encoding not in ("auto", "utf-8"):
+                raise
+            if layout.encoding == "utf-8":
+                raise MappingFileError(name, "is not valid UTF-8 text") from None
+            frame = _parse_csv(decode(body, "cp1252", name).encode("utf-8"), layout)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MappingFileError(name, f"is not a readable {layout.delimiter!r}-separated file ({first[:120]})") from None
@@ -164,13 +176,15 @@ def read_source(data: bytes, system: SystemSpec, name: str | Path = "<input>") -
     layout = system.file
     if layout is None:
         raise MappingFileError(name, f"{system.system} has no file layout in its catalog")
-    if not data.strip():
+    if not data or data.isspace():
         raise MappingFileError(name, "is empty")
     if layout.format == "xlsx":
         return _read_xlsx(data, layout, system.fields, name, system.system)
     if layout.format == "fixed_width":
         return _read_fixed(decode(data, layout.encoding, name), layout, system.fields, name)
-    return _read_csv(utf8_bytes(data, layout.encoding, name), layout, system.fields, name, system.system)
+    if layout.encoding not in ("auto", "utf-8"):
+        data = decode(data, layout.encoding, name).encode("utf-8")
+    return _read_csv(data, layout, system.fields, name, system.system)
 
 
 def read_file(path: Path, system: SystemSpec) -> pl.DataFrame:

@@ -76,8 +76,9 @@ def _strip(e: pl.Expr) -> pl.Expr:
 
 
 def _present(s: pl.Expr) -> pl.Expr:
-    """True for text with anything but spaces and tabs, null for null."""
-    return s.str.contains(r"[^ \t]")
+    """For text already through `_strip`: True when anything is left, null for null. (A length test:
+    a regex for a non-blank character costs several times more on a million rows.)"""
+    return s.str.len_bytes() > 0
 
 
 def _blank_to_null(e: pl.Expr) -> pl.Expr:
