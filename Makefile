@@ -22,7 +22,7 @@ run: install
 	$(VENV)/bin/synclinqs dev
 
 ## The whole suite on the embedded PostgreSQL, then the integration and end-to-end tests again on the
-## machine's PostgreSQL when one answers at 127.0.0.1:5432.
+## machine's PostgreSQL when one answers at 127.0.0.1:5432 (under CI=true it must answer).
 test: install lint test-embedded test-machine-pg
 
 test-embedded:
@@ -32,6 +32,9 @@ test-machine-pg:
 	@if $(PY) -c "import psycopg; psycopg.connect('$(MACHINE_PG)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== integration and e2e tests against the machine's PostgreSQL ($(MACHINE_PG))"; \
 		SYNCLINQS_TEST_DATABASE_URL='$(MACHINE_PG)' $(PY) -m pytest -q -p no:cacheprovider tests/integration tests/e2e; \
+	elif [ -n "$$CI" ]; then \
+		echo "== CI: no PostgreSQL answers at $(MACHINE_PG); CI runs the integration tests on both servers"; \
+		exit 1; \
 	else \
 		echo "== no PostgreSQL answers at $(MACHINE_PG): integration tests ran on the embedded server only"; \
 	fi
