@@ -13,9 +13,11 @@ from synclinqs_pipelines.warehouse.tenants import sync_tenants
 
 
 def _specs_digest(specs: SpecsResource) -> str:
+    """The tenant files and the system layouts (a tenant's settings carry its recordkeeper's grouping)."""
     h = hashlib.sha256()
-    for path in sorted((specs.catalog.root / "tenants").glob("*.yaml")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for folder in ("tenants", "systems"):
+        for path in sorted((specs.catalog.root / folder).glob("*.yaml")):
+            h.update(f"{folder}/{path.name}".encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
