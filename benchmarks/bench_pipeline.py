@@ -75,7 +75,7 @@ def run() -> dict[str, float]:
     from synclinqs_pipelines.security.keyring import KeyRing
     from synclinqs_pipelines.settings import reset_settings_cache
     from synclinqs_pipelines.warehouse import loader
-    from synclinqs_pipelines.warehouse.connection import embedded_cluster, stop_embedded
+    from synclinqs_pipelines.warehouse.connection import ROLE_OWNER, embedded_cluster, engine_for, stop_embedded
     from synclinqs_pipelines.warehouse.migrate import upgrade
     from synclinqs_pipelines.warehouse.provision import provision
     from synclinqs_pipelines.warehouse.session import Warehouse
@@ -142,15 +142,17 @@ def run() -> dict[str, float]:
             "amount_cents",
             "loan_number",
         )
-        with warehouse.engine.begin() as conn:
+        # A plain table: logged like the warehouse's tables (a temporary one would skip the WAL).
+        with engine_for(cluster, ROLE_OWNER).begin() as conn:
             conn.exec_driver_sql(
-                "CREATE TEMP TABLE bare_copy (bi bytea, file_id uuid, source_row integer,"
+                "CREATE TABLE public.bare_copy (bi bytea, file_id uuid, source_row integer,"
                 " plan_code text, source_code text, amount_cents bigint, loan_number text)"
             )
             t0 = time.perf_counter()
-            loader.copy_frame(conn, "bare_copy", bare)
+            loader.copy_frame(conn, "public.bare_copy", bare)
             copy_seconds = time.perf_counter() - t0
-            copied = conn.execute(sa.text("SELECT count(*) FROM bare_copy")).scalar_one()
+            copied = conn.execute(sa.text("SELECT count(*) FROM public.bare_copy")).scalar_one()
+            conn.exec_driver_sql("DROP TABLE public.bare_copy")
         assert copied == long_rows == bare.height, (copied, long_rows, bare.height)
         results = {
             "employees": EMPLOYEES,

@@ -192,23 +192,26 @@ def run(plan: MappingPlan, frame: pl.DataFrame) -> MappingResult:
     lf = frame.lazy()
     current = {cid: src for cid, (src, _) in chains.items()}
     fails: dict[str, list[tuple[str, str, StepSpec]]] = {cid: [] for cid in chains}
+    # A step failed where its input had a value and its output has none. The flag is computed one stage
+    # later, from both materialized columns: computed beside the step it would evaluate the step again.
+    pending: list[pl.Expr] = []
     for k in range(max((len(steps) for _, steps in chains.values()), default=0)):
-        stage: list[pl.Expr] = []
+        stage: list[pl.Expr] = pending
+        pending = []
         for cid, (_, steps) in chains.items():
             if k >= len(steps):
                 continue
             name, params = steps[k]
             transform = tf.REGISTRY[name]
             column = f"{cid}__s{k}"
-            stepped = transform.vector(pl.col(current[cid]), params, pl.col).value
-            stage.append(stepped.alias(column))
+            stage.append(transform.vector(pl.col(current[cid]), params, pl.col).value.alias(column))
             if transform.can_fail:
-                failed = pl.col(current[cid]).is_not_null() & stepped.is_null()
-                stage.append(failed.alias(f"{column}__failed"))
+                failed = pl.col(current[cid]).is_not_null() & pl.col(column).is_null()
+                pending.append(failed.alias(f"{column}__failed"))
                 fails[cid].append((current[cid], f"{column}__failed", (name, params)))
             current[cid] = column
         lf = lf.with_columns(stage)
-    lf = lf.with_columns([pl.col(current[cid]).alias(typed_column(n)) for n, cid in typed_chain.items()])
+    lf = lf.with_columns([*pending, *[pl.col(current[cid]).alias(typed_column(n)) for n, cid in typed_chain.items()]])
 
     selects: list[pl.Expr] = [pl.col(ROW)]
     error_cols: list[tuple[str, str]] = []

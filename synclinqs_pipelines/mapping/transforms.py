@@ -304,16 +304,22 @@ _MONEY_OK = {
 }
 
 
+_MONEY_NOISE = [",", "$", " ", "\t", "(", ")"]
+
+
 def _money_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> Step:
     s = e.cast(pl.String)
     ok = s.str.contains(_MONEY_OK[p["unit"]])
-    cleaned = s.str.replace_all(r"[^0-9.\-]", "")
+    # Once the shape matched, only these characters stand between the text and a number (a literal
+    # multi-replace costs half a regex replace on a million rows).
+    cleaned = s.str.replace_many(_MONEY_NOISE, [""] * len(_MONEY_NOISE))
     if p["unit"] == "cents":
         cents = cleaned.cast(pl.Int64, strict=False)
     else:
         # Decimal, not float: '0.29' is 29 cents exactly. The match above allows 2 decimals at most.
         cents = (cleaned.cast(pl.Decimal(18, 2), strict=False) * 100).cast(pl.Int64)
-    return Step(pl.when(ok).then(pl.when(s.str.contains(r"^[ \t]*\(")).then(-cents).otherwise(cents)))
+    # The shape allows "(" only as the first non-blank character: a literal search finds negatives.
+    return Step(pl.when(ok).then(pl.when(s.str.contains("(", literal=True)).then(-cents).otherwise(cents)))
 
 
 def parse_money_cents(v: Any, unit: str = "dollars") -> ScalarResult:

@@ -29,10 +29,24 @@ class RenderedFile:
     errors: pl.DataFrame = field(default_factory=empty_errors)
 
 
+def _scaled(value: pl.Expr, multiply: float, decimals: int) -> pl.Expr:
+    """A float times `multiply` as an integer count of 10**-decimals, rounded half away from zero."""
+    v = value.cast(pl.Float64) * multiply
+    return ((v.abs() * float(10**decimals) + 0.5).floor() * v.sign()).cast(pl.Int64)
+
+
+def _exact_decimal(scaled: pl.Expr, decimals: int) -> pl.Expr:
+    """An integer count of 10**-decimals as a Decimal, which write_csv renders with exactly that many
+    places ('5.50', '-0.05'): the same text as building it from digits, at a fraction of the cost."""
+    if decimals == 0:
+        return scaled.cast(pl.String)
+    dtype = pl.Decimal(38, decimals)
+    return scaled.cast(dtype) * pl.lit(f"{10**-decimals:.{decimals}f}").cast(dtype)
+
+
 def _scaled_text(value: pl.Expr, multiply: float, decimals: int) -> pl.Expr:
     """A float as fixed-decimal text, rounded half away from zero: 0.055 * 100 -> '5.50'."""
-    v = value.cast(pl.Float64) * multiply
-    scaled = ((v.abs() * float(10**decimals) + 0.5).floor() * v.sign()).cast(pl.Int64)
+    scaled = _scaled(value, multiply, decimals)
     mag = scaled.abs()
     if decimals == 0:
         text = mag.cast(pl.String)
@@ -80,7 +94,9 @@ def _csv_expr(f: FieldSpec, date_format: str | None) -> pl.Expr:
     layout uses one date format, everything else as text. Same text as `_text_expr`, about twice as fast."""
     c = pl.col(f.name)
     if f.constant is None and f.type == "money":
-        return c.cast(pl.Decimal(20, 2)) * pl.lit("0.01").cast(pl.Decimal(20, 2))
+        return _exact_decimal(c.cast(pl.Int64), 2)
+    if f.constant is None and f.type in ("percent", "decimal"):
+        return _exact_decimal(_scaled(c, 100.0 if f.type == "percent" else 1.0, f.decimals), f.decimals)
     if f.constant is None and f.type == "date" and date_format is not None:
         return c
     return _text_expr(f, fixed=False)
