@@ -316,10 +316,12 @@ def _money_v(e: pl.Expr, p: dict[str, Any], col: Callable[[str], pl.Expr]) -> St
     if p["unit"] == "cents":
         cents = cleaned.cast(pl.Int64, strict=False)
     else:
-        # Decimal, not float: '0.29' is 29 cents exactly. The match above allows 2 decimals at most.
-        cents = (cleaned.cast(pl.Decimal(18, 2), strict=False) * 100).cast(pl.Int64)
+        # Decimal, not float: '0.29' is 29 cents exactly (the match above allows 2 decimals at most),
+        # and a Decimal(18, 2) is stored as its count of cents.
+        cents = cleaned.cast(pl.Decimal(18, 2), strict=False).to_physical().cast(pl.Int64)
     # The shape allows "(" only as the first non-blank character: a literal search finds negatives.
-    return Step(pl.when(ok).then(pl.when(s.str.contains("(", literal=True)).then(-cents).otherwise(cents)))
+    sign = 1 - 2 * s.str.contains("(", literal=True).cast(pl.Int64)
+    return Step(pl.when(ok).then(cents * sign))
 
 
 def parse_money_cents(v: Any, unit: str = "dollars") -> ScalarResult:
