@@ -160,6 +160,59 @@ class _StepRef:
     params: dict[str, Any]
 
 
+# A column is run by its distinct values when a sample of it holds at most this share of distinct
+# ones; below REPETITIVE_MIN_ROWS rows every column runs row by row (the sample would be the batch).
+REPETITIVE_SHARE = 0.2
+REPETITIVE_MIN_ROWS = 40_000
+_SAMPLE_ROWS = 10_000
+
+
+def _repetitive_columns(frame: pl.DataFrame, columns: set[str]) -> set[str]:
+    """Columns whose values repeat enough that transforming each distinct value once is cheaper."""
+    if frame.height < REPETITIVE_MIN_ROWS or not columns:
+        return set()
+    step = max(1, frame.height // _SAMPLE_ROWS)
+    names = sorted(columns)
+    counts = frame.select([pl.col(c).gather_every(step).n_unique() for c in names]).row(0)
+    sampled = -(-frame.height // step)
+    return {c for c, n in zip(names, counts, strict=True) if n <= REPETITIVE_SHARE * sampled}
+
+
+def _run_stages(
+    lf: pl.LazyFrame,
+    chains: dict[str, tuple[str, list[StepSpec]]],
+    current: dict[str, str],
+    fails: dict[str, list[tuple[str, str, StepSpec]]],
+) -> pl.LazyFrame:
+    """Add each chain's step columns, one `with_columns` per step position, and its failure flags.
+
+    A step failed where its input had a value and its output has none. The flag is computed one stage
+    later, from both materialized columns: computed beside the step it would evaluate the step again.
+    `current` and `fails` are filled in: each chain's last column, and (input, flag, step) per fallible step.
+    """
+    for cid, (src, _) in chains.items():
+        current[cid] = src
+        fails[cid] = []
+    pending: list[pl.Expr] = []
+    for k in range(max((len(steps) for _, steps in chains.values()), default=0)):
+        stage: list[pl.Expr] = pending
+        pending = []
+        for cid, (_, steps) in chains.items():
+            if k >= len(steps):
+                continue
+            name, params = steps[k]
+            transform = tf.REGISTRY[name]
+            column = f"{cid}__s{k}"
+            stage.append(transform.vector(pl.col(current[cid]), params, pl.col).value.alias(column))
+            if transform.can_fail:
+                failed = pl.col(current[cid]).is_not_null() & pl.col(column).is_null()
+                pending.append(failed.alias(f"{column}__failed"))
+                fails[cid].append((current[cid], f"{column}__failed", (name, params)))
+            current[cid] = column
+        lf = lf.with_columns(stage)
+    return lf.with_columns(pending) if pending else lf
+
+
 def run(plan: MappingPlan, frame: pl.DataFrame) -> MappingResult:
     """Map `frame` (source fields plus ROW) with `plan`.
 
@@ -189,29 +242,33 @@ def run(plan: MappingPlan, frame: pl.DataFrame) -> MappingResult:
             steps = builder.resolve_steps(fp.plan.source, fp.plan.steps, fp.label)
             field_chain[i] = None if steps is None else chain(fp.plan.source, steps)
 
+    # Chains over a column that repeats a few distinct values (dates, codes, percentages, a catch-up
+    # amount that is mostly zero) run on those values only and are joined back by value.
+    # (A chain whose steps read other fields as well, such as concatenate, runs row by row.)
+    by_value = {
+        cid: (src, steps)
+        for cid, (src, steps) in chains.items()
+        if steps and not any(tf.REGISTRY[name].input_fields(params) for name, params in steps)
+    }
+    repetitive = _repetitive_columns(frame, {src for src, _ in by_value.values()})
     lf = frame.lazy()
-    current = {cid: src for cid, (src, _) in chains.items()}
-    fails: dict[str, list[tuple[str, str, StepSpec]]] = {cid: [] for cid in chains}
-    # A step failed where its input had a value and its output has none. The flag is computed one stage
-    # later, from both materialized columns: computed beside the step it would evaluate the step again.
-    pending: list[pl.Expr] = []
-    for k in range(max((len(steps) for _, steps in chains.values()), default=0)):
-        stage: list[pl.Expr] = pending
-        pending = []
-        for cid, (_, steps) in chains.items():
-            if k >= len(steps):
-                continue
-            name, params = steps[k]
-            transform = tf.REGISTRY[name]
-            column = f"{cid}__s{k}"
-            stage.append(transform.vector(pl.col(current[cid]), params, pl.col).value.alias(column))
-            if transform.can_fail:
-                failed = pl.col(current[cid]).is_not_null() & pl.col(column).is_null()
-                pending.append(failed.alias(f"{column}__failed"))
-                fails[cid].append((current[cid], f"{column}__failed", (name, params)))
-            current[cid] = column
-        lf = lf.with_columns(stage)
-    lf = lf.with_columns([*pending, *[pl.col(current[cid]).alias(typed_column(n)) for n, cid in typed_chain.items()]])
+    current: dict[str, str] = {}
+    fails: dict[str, list[tuple[str, str, StepSpec]]] = {}
+    sources = sorted(repetitive)
+    tables = [
+        _run_stages(
+            frame.lazy().select(pl.col(src).unique()),
+            {cid: c for cid, c in by_value.items() if c[0] == src},
+            current,
+            fails,
+        )
+        for src in sources
+    ]
+    for src, values in zip(sources, pl.collect_all(tables, engine=COLLECT_ENGINE), strict=True):
+        lf = lf.join(values.lazy(), on=src, how="left", nulls_equal=True, maintain_order="left")
+    rest = {cid: c for cid, c in chains.items() if cid not in current}
+    lf = _run_stages(lf, rest, current, fails)
+    lf = lf.with_columns([pl.col(current[cid]).alias(typed_column(n)) for n, cid in typed_chain.items()])
 
     selects: list[pl.Expr] = [pl.col(ROW)]
     error_cols: list[tuple[str, str]] = []

@@ -110,11 +110,21 @@ def rows_strategy(system_name: str) -> st.SearchStrategy[list[dict[str, str | No
     return st.lists(st.fixed_dictionaries({n: text_values() for n in names}), min_size=1, max_size=25)
 
 
+@pytest.fixture(params=["row by row", "by distinct value"])
+def evaluation(request, monkeypatch):
+    """Both ways the engine evaluates a transform chain: over every row, or over the column's distinct
+    values joined back (what it does for repetitive columns of large batches)."""
+    if request.param == "by distinct value":
+        monkeypatch.setattr(engine, "REPETITIVE_MIN_ROWS", 1)
+        monkeypatch.setattr(engine, "REPETITIVE_SHARE", 1.0)
+    return request.param
+
+
 @pytest.mark.parametrize(
     "template",
     ["adp_to_fidelity", "gusto_to_empower", "paylocity_to_relius", "ukg_to_ascensus", "paychex_to_paykonnect"],
 )
-def test_engine_matches_reference_on_awkward_input(template):
+def test_engine_matches_reference_on_awkward_input(template, evaluation):
     resolved = CATALOG.resolve(template)
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -126,7 +136,7 @@ def test_engine_matches_reference_on_awkward_input(template):
     check()
 
 
-def test_engine_matches_reference_on_generated_demo_files():
+def test_engine_matches_reference_on_generated_demo_files(evaluation):
     from synclinqs_pipelines.demo.generate import DEMO_TENANTS, demo_files
     from synclinqs_pipelines.mapping.readers import read_source
 
@@ -137,3 +147,16 @@ def test_engine_matches_reference_on_generated_demo_files():
         inbound = assert_same(resolved.inbound, read_source(data, resolved.source, name))
         assert (inbound.rows_out > 0 and inbound.rows_rejected == demo.bad_rows[2]) or inbound.rows_rejected > 0
         assert_same(resolved.outbound, inbound.frame)
+
+
+def test_repetitive_columns_are_found_from_a_sample():
+    n = 50_000
+    frame = pl.DataFrame(
+        {
+            "code": ["A", "T", None, " b "] * (n // 4),
+            "amount": [f"{i}.00" for i in range(n)],
+            "mostly_zero": ["0.00" if i % 7 else f"{i}.50" for i in range(n)],
+        }
+    )
+    assert engine._repetitive_columns(frame, {"code", "amount", "mostly_zero"}) == {"code", "mostly_zero"}
+    assert engine._repetitive_columns(frame.head(1_000), {"code"}) == set()
