@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.data import DATA_DIR, adp_file
+from benchmarks.memory import peak_mb, reset_peak
 from synclinqs_pipelines.mapping import engine, reference
 from synclinqs_pipelines.mapping.catalog import SpecCatalog
 from synclinqs_pipelines.mapping.export import export_batch
@@ -94,14 +95,16 @@ def run() -> dict[str, float]:
         canonical = engine.run(resolved.inbound, frame).frame
         out_path.write_bytes(export_batch(resolved, canonical, CONTEXT).rendered.data)
 
-    t_file = _best(file_to_file, repeat=2)
+    reset_peak()
+    t_file = _best(file_to_file, repeat=3)
+    file_peak_mb = peak_mb()
     frame = read_file(path, resolved.source)
     t_read = _best(lambda: read_file(path, resolved.source), repeat=2)
     t_engine = _best(lambda: engine.run(resolved.outbound, engine.run(resolved.inbound, frame).frame), repeat=2)
     t_hand = _best(lambda: hand_written(frame), repeat=2)
     sample = frame.head(REFERENCE_ROWS)
     t_ref = _best(lambda: reference.run(resolved.outbound, reference.run(resolved.inbound, sample).frame), repeat=1)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    process_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results = {
         "rows": ROWS,
         "file_to_file_rows_per_s": ROWS / t_file,
@@ -109,7 +112,8 @@ def run() -> dict[str, float]:
         "engine_mapping_rows_per_s": ROWS / t_engine,
         "hand_written_polars_rows_per_s": ROWS / t_hand,
         "reference_interpreter_rows_per_s": REFERENCE_ROWS / t_ref,
-        "peak_rss_mb": peak_mb,
+        "file_to_file_peak_rss_mb": file_peak_mb,
+        "process_peak_rss_mb": process_peak_mb,
     }
     results["engine_vs_reference_x"] = (
         results["engine_mapping_rows_per_s"] / results["reference_interpreter_rows_per_s"]
@@ -129,7 +133,8 @@ def report(results: dict[str, float]) -> str:
             f"  engine / reference                        {results['engine_vs_reference_x']:>12.1f} x     (target >= 30x)",
             f"  hand-written polars (no errors captured)  {results['hand_written_polars_rows_per_s']:>12,.0f} rows/s",
             f"  engine time / hand-written time           {results['engine_overhead_vs_hand_written_x']:>12.2f} x",
-            f"  peak RSS of the process                   {results['peak_rss_mb']:>12,.0f} MB    (target < 1,500)",
+            f"  peak RSS, file to file                    {results['file_to_file_peak_rss_mb']:>12,.0f} MB    (target < 1,500)",
+            f"  peak RSS of the whole benchmark process   {results['process_peak_rss_mb']:>12,.0f} MB    (every phase above)",
         ]
     )
 

@@ -265,7 +265,12 @@ def run(plan: MappingPlan, frame: pl.DataFrame) -> MappingResult:
         for src in sources
     ]
     for src, values in zip(sources, pl.collect_all(tables, engine=COLLECT_ENGINE), strict=True):
-        lf = lf.join(values.lazy(), on=src, how="left", nulls_equal=True, maintain_order="left")
+        if values.height == 1:  # one value in the whole column (a pay date, a company code): constants
+            lf = lf.with_columns(
+                [pl.lit(values[c][0], dtype=values.schema[c]).alias(c) for c in values.columns if c != src]
+            )
+        else:
+            lf = lf.join(values.lazy(), on=src, how="left", nulls_equal=True, maintain_order="left")
     rest = {cid: c for cid, c in chains.items() if cid not in current}
     lf = _run_stages(lf, rest, current, fails)
     lf = lf.with_columns([pl.col(current[cid]).alias(typed_column(n)) for n, cid in typed_chain.items()])
@@ -379,5 +384,8 @@ def _split(
         )
     errors = pl.concat(parts).unique(keep="first", maintain_order=True).sort("row", nulls_last=False)
     bad_rows = errors["row"].drop_nulls().unique()
-    good = out.filter(~pl.col(ROW).is_in(bad_rows.implode())) if bad_rows.len() else out
-    return MappingResult(frame=conform(good, plan), errors=errors, rows_in=out.height)
+    # Narrowed to the output fields before filtering: the error and flag columns are never copied.
+    good = conform(out, plan)
+    if bad_rows.len():
+        good = good.filter(~pl.col(ROW).is_in(bad_rows.implode()))
+    return MappingResult(frame=good, errors=errors, rows_in=out.height)
