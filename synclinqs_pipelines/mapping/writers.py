@@ -102,6 +102,33 @@ def _csv_expr(f: FieldSpec, date_format: str | None) -> pl.Expr:
     return _text_expr(f, fixed=False)
 
 
+# Delimiters that never occur in rendered numbers and dates, so a literal text is quoted as they are.
+_PLAIN_DELIMITERS = (",", "|", "\t", ";")
+_FORMATTED_TYPES = ("money", "date", "percent", "decimal", "integer")
+
+
+def _single_valued(frame: pl.DataFrame, fields: list[FieldSpec]) -> dict[str, pl.Expr]:
+    """Numbers and dates that hold one value in every row (a pay date, a source nobody contributes to):
+    formatted once and repeated, as text equal to what the writer would print for each row."""
+    typed = [f for f in fields if f.constant is None and f.type in _FORMATTED_TYPES and f.name in frame.columns]
+    if not typed or frame.height == 0:
+        return {}
+    stats = frame.select(
+        *[pl.col(f.name).min().alias(f"{f.name}__min") for f in typed],
+        *[pl.col(f.name).max().alias(f"{f.name}__max") for f in typed],
+        *[pl.col(f.name).null_count().alias(f"{f.name}__nulls") for f in typed],
+    ).row(0, named=True)
+    out: dict[str, pl.Expr] = {}
+    for f in typed:
+        nulls = stats[f"{f.name}__nulls"]
+        if nulls == frame.height:
+            out[f.name] = pl.lit(None, dtype=pl.String)
+        elif nulls == 0 and stats[f"{f.name}__min"] == stats[f"{f.name}__max"]:
+            text = frame.head(1).select(_text_expr(f, fixed=False)).item()
+            out[f.name] = pl.lit(text, dtype=pl.String)
+    return out
+
+
 def _pad_expr(text: pl.Expr, f: FieldSpec) -> pl.Expr:
     width = f.width or 0
     numeric = f.type in ("money", "integer", "percent", "decimal")
@@ -224,7 +251,13 @@ def render(frame: pl.DataFrame, system: SystemSpec, context: dict[str, Any]) -> 
         if count:
             date_formats = {f.format or "%m/%d/%Y" for f in fields if f.type == "date" and f.constant is None}
             date_format = next(iter(date_formats)) if len(date_formats) == 1 else None
-            body_frame = frame.select([_csv_expr(f, date_format).alias(f"c{i}") for i, f in enumerate(fields)])
+            same = _single_valued(frame, fields) if layout.delimiter in _PLAIN_DELIMITERS else {}
+            body_frame = frame.select(
+                [
+                    (same[f.name] if f.name in same else _csv_expr(f, date_format)).alias(f"c{i}")
+                    for i, f in enumerate(fields)
+                ]
+            )
             body_frame.write_csv(
                 out,
                 include_header=False,

@@ -229,3 +229,23 @@ def test_a_confirmation_of_the_export_reconciles_at_the_recordkeepers_grain(reco
     for code, loan, cents in confirmed.frame.select("source_code", "loan_number", "amount_cents").rows():
         got[key(code, loan)] = got.get(key(code, loan), 0) + cents
     assert got == expected
+
+
+@pytest.mark.parametrize("template", ["adp_to_fidelity", "adp_to_vanguard", "gusto_to_empower", "ukg_to_ascensus"])
+def test_single_valued_columns_print_the_same_bytes_as_row_by_row(template, monkeypatch):
+    """Columns holding one value (or none) are formatted once; the file must not change by a byte."""
+    from synclinqs_pipelines.mapping import writers
+
+    rows = pl.concat(
+        [
+            canonical(),
+            canonical(external_id="E2", ssn="123456780", gross_pay_cents=-5, match_cents=0, roth_pct=0.0555),
+            canonical(external_id="E3", ssn="123456781", gross_pay_cents=99, match_cents=None, hire_date=None),
+        ]
+    ).with_columns(pl.int_range(2, 5).alias(ROW))
+    resolved = CATALOG.resolve(template)
+    fast = export_batch(resolved, rows, CONTEXT).rendered.data
+    monkeypatch.setattr(writers, "_single_valued", lambda frame, fields: {})
+    slow = export_batch(resolved, rows, CONTEXT).rendered.data
+    assert fast == slow
+    assert fast.count(b"\n") >= 3
