@@ -142,7 +142,7 @@ _PII_ASSIGNMENTS = ",\n            ".join(
 )
 
 
-def _employee_frame(accepted: pl.DataFrame, existing: dict[bytes, bytes], cipher: TenantCipher) -> pl.DataFrame:
+def _employee_frame(accepted: pl.DataFrame, existing: pl.DataFrame, cipher: TenantCipher) -> pl.DataFrame:
     """One row per employee (the last row of the batch wins), PII encrypted only where it changed."""
     people = accepted.unique(subset=[SSN_INDEX], keep="last", maintain_order=True).with_columns(
         pl.col("birth_date").cast(pl.String),
@@ -150,9 +150,17 @@ def _employee_frame(accepted: pl.DataFrame, existing: dict[bytes, bytes], cipher
         .map_elements(_address, return_dtype=pl.String)
         .alias("__address"),
     )
-    digests = [cipher.keyed_digest(parts) for parts in people.select(list(PII_COLUMNS.values())).iter_rows()]
+    joined = people.select(
+        pl.concat_str([pl.col(c).cast(pl.String).fill_null("") for c in PII_COLUMNS.values()], separator="\x1f")
+    ).to_series()
+    digests = cipher.keyed_digest_many(joined.to_list())
     people = people.with_columns(pl.Series("pii_digest", digests, dtype=pl.Binary))
-    changed = pl.Series([existing.get(bi) != d for bi, d in zip(people[SSN_INDEX], digests, strict=True)])
+    changed = (
+        people.select(SSN_INDEX, "pii_digest")
+        .join(existing, on=SSN_INDEX, how="left", maintain_order="left")
+        .select(pl.col("stored").is_null() | (pl.col("stored") != pl.col("pii_digest")))
+        .to_series()
+    )
     encrypted = {}
     to_encrypt = people.filter(changed)
     for column, source in PII_COLUMNS.items():
@@ -232,6 +240,7 @@ def _resolve_keys(conn: sa.Connection, frame: pl.DataFrame, tenant_id: uuid.UUID
 
 
 _TEMP_TABLES = """
+CREATE TEMP TABLE tmp_bi (bi bytea) ON COMMIT DROP;
 CREATE TEMP TABLE tmp_emp (
     bi bytea, external_id text, ssn_encrypted bytea, first_name_encrypted bytea, middle_name_encrypted bytea,
     last_name_encrypted bytea, birth_date_encrypted bytea, address_encrypted bytea, email_encrypted bytea,
@@ -264,17 +273,14 @@ def load_partition(
     # Sorting a million rows for the ordered inserts below stays in memory instead of spilling.
     conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
-    bis = accepted[SSN_INDEX].unique().to_list()
-    existing: dict[bytes, bytes] = {
-        bytes(row[0]): bytes(row[1])
-        for row in conn.execute(
-            sa.text(
-                "SELECT ssn_blind_index, pii_digest FROM core.employees WHERE organization_id = :org"
-                " AND ssn_blind_index = ANY(:bis)"
-            ),
-            {"org": tenant_id, "bis": bis},
-        )
-    }
+    # The PII digests already stored for these people: whose PII must be encrypted again.
+    copy_frame(conn, "tmp_bi", accepted.select(pl.col(SSN_INDEX).unique().alias("bi")))
+    existing = copy_out(
+        conn,
+        "SELECT encode(e.ssn_blind_index, 'hex'), encode(e.pii_digest, 'hex') FROM tmp_bi t JOIN core.employees e"
+        " ON e.organization_id = core.current_organization_id() AND e.ssn_blind_index = t.bi",
+        {"bi": pl.String, "digest": pl.String},
+    ).select(pl.col("bi").str.decode("hex").alias(SSN_INDEX), pl.col("digest").str.decode("hex").alias("stored"))
     employees = _employee_frame(accepted, existing, cipher)
     report.employees_encrypted = int(employees["ssn_encrypted"].is_not_null().sum())
     copy_frame(conn, "tmp_emp", employees)

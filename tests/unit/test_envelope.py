@@ -100,3 +100,18 @@ def test_local_key_file_is_created_private_and_refused_when_readable_by_others(t
     os.chmod(path, 0o644)
     with pytest.raises(KeyProviderError, match="chmod 600"):
         LocalKeyFileProvider(path).wrap(b"d" * 32, {})
+
+
+def test_batch_digests_equal_one_at_a_time_hmacs():
+    import hashlib
+    import hmac
+
+    c = cipher()
+    ssns = ["123456789", "987654321", "123456789"]
+    assert c.blind_index_many(ssns) == [c.blind_index(s) for s in ssns]
+    assert c.blind_index_many(ssns)[0] == hmac.new(c.index_key, b"123456789", hashlib.sha256).digest()
+    rows = [("123456789", "Ann", None), ("123456789", "Ann", "")]
+    joined = ["\x1f".join("" if p is None else p for p in r) for r in rows]
+    expected = [hmac.new(c.index_key, b"pii\x1f" + j.encode(), hashlib.sha256).digest() for j in joined]
+    assert c.keyed_digest_many(joined) == expected == [c.keyed_digest(r) for r in rows]
+    assert expected[0] != c.keyed_digest(("123456789", "Ann", "x"))
