@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -561,11 +562,38 @@ def dev(port: int, no_demo: bool, no_sftp: bool) -> None:
         str(settings.project_root / "workspace.yaml"),
     ]
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (sensors and schedules on); Ctrl-C stops everything")
+    children.append(subprocess.Popen(cmd, env=env, cwd=settings.project_root))
+    _supervise(children)
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait for the last child (Dagster); on Ctrl-C, `kill` (SIGTERM) or its exit, stop them all in order.
+
+    Each child gets SIGINT, which Dagster answers by stopping its daemon, webserver and code server (a
+    SIGKILL would leave those running); one that has not stopped after 30 seconds is killed.
+    """
+    import signal
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
     try:
-        subprocess.run(cmd, env=env, cwd=settings.project_root, check=False)
-    finally:
+        children[-1].wait()
+    except KeyboardInterrupt:
+        # A Ctrl-C in the terminal reached the children too: give them a moment to stop by themselves.
         for child in children:
-            child.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 if __name__ == "__main__":
