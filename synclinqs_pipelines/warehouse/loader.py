@@ -207,13 +207,8 @@ def copy_out(conn: sa.Connection, query: str, schema: dict[str, type[pl.DataType
     return pl.read_csv(buf, has_header=False, new_columns=list(schema), schema=schema)
 
 
-def _resolve_keys(conn: sa.Connection, frame: pl.DataFrame, tenant_id: uuid.UUID) -> pl.DataFrame:
-    """Each row's employee and plan ids, rows ordered by employee, and a new key per row.
-
-    The employees were upserted from these rows just before, so every row finds its employee; a row
-    that did not would be lost by the insert, so it stops the load instead. Ordered by employee, the
-    rows (and their increasing keys) append to every index of the fact tables instead of scattering.
-    """
+def _key_frames(conn: sa.Connection, tenant_id: uuid.UUID) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ids of the batch's employees (by blind index, read back after their upsert) and of the plans."""
     employees = copy_out(
         conn,
         "SELECT encode(t.bi, 'hex'), e.id FROM tmp_emp t JOIN core.employees e"
@@ -228,6 +223,16 @@ def _resolve_keys(conn: sa.Connection, frame: pl.DataFrame, tenant_id: uuid.UUID
         schema={"plan_code": pl.String, "plan_id": pl.String},
         orient="row",
     )
+    return employees, plans
+
+
+def _resolve_keys(frame: pl.DataFrame, employees: pl.DataFrame, plans: pl.DataFrame) -> pl.DataFrame:
+    """Each row's employee and plan ids, rows ordered by employee, and a new key per row.
+
+    The employees were upserted from these rows just before, so every row finds its employee; a row
+    that did not would be lost by the insert, so it stops the load instead. Ordered by employee, the
+    rows (and their increasing keys) append to every index of the fact tables instead of scattering.
+    """
     out = (
         frame.join(employees, on=SSN_INDEX, how="left")
         .join(plans, on="plan_code", how="left")
@@ -327,10 +332,11 @@ def load_partition(
     report.totals_by_source = {
         code: int(v) for code, v in long.group_by("source_code").agg(pl.col("amount_cents").sum()).iter_rows()
     }
-    long = _resolve_keys(conn, long, tenant_id)
+    employee_ids, plan_ids = _key_frames(conn, tenant_id)
+    long = _resolve_keys(long, employee_ids, plan_ids)
     copy_frame(conn, "tmp_contrib", long.select(*_row_keys(), "source_code", "amount_cents", "loan_number"))
     del long
-    pay = _resolve_keys(conn, accepted, tenant_id)
+    pay = _resolve_keys(accepted, employee_ids, plan_ids)
     copy_frame(
         conn,
         "tmp_pay",
