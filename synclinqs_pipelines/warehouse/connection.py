@@ -86,10 +86,10 @@ def _role_passwords() -> dict[str, str]:
     return out
 
 
-# The embedded server is a warehouse taking bulk loads of a million rows at a time, not the 128 MB
-# default: the load's pages stay in shared buffers instead of being evicted (written out) by the
-# backend mid-statement, and checkpoints are not forced by WAL volume in the middle of a load.
-# Durability is untouched (fsync, synchronous_commit and full_page_writes keep their defaults).
+# The embedded server is a warehouse taking bulk loads of a million rows at a time, not PostgreSQL's
+# 128 MB default: a load's heap and index pages (a few hundred MB) fit in shared buffers, and
+# checkpoints are not forced by WAL volume in the middle of a load. Durability is untouched (fsync,
+# synchronous_commit and full_page_writes keep their defaults).
 EMBEDDED_SETTINGS = {
     "shared_buffers": "512MB",
     "max_wal_size": "4GB",
