@@ -207,14 +207,19 @@ def copy_out(conn: sa.Connection, query: str, schema: dict[str, type[pl.DataType
     return pl.read_csv(buf, has_header=False, new_columns=list(schema), schema=schema)
 
 
+def _stored_employees(conn: sa.Connection, column_sql: str, name: str) -> pl.DataFrame:
+    """One column of the stored employees of the batch (the blind indexes in tmp_bi), as text, by blind index."""
+    return copy_out(
+        conn,
+        f"SELECT encode(t.bi, 'hex'), {column_sql} FROM tmp_bi t JOIN core.employees e"
+        " ON e.organization_id = core.current_organization_id() AND e.ssn_blind_index = t.bi",
+        {"bi": pl.String, name: pl.String},
+    ).select(pl.col("bi").str.decode("hex").alias(SSN_INDEX), name)
+
+
 def _key_frames(conn: sa.Connection, tenant_id: uuid.UUID) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The ids of the batch's employees (by blind index, read back after their upsert) and of the plans."""
-    employees = copy_out(
-        conn,
-        "SELECT encode(t.bi, 'hex'), e.id FROM tmp_emp t JOIN core.employees e"
-        " ON e.organization_id = core.current_organization_id() AND e.ssn_blind_index = t.bi",
-        {"bi": pl.String, "employee_id": pl.String},
-    ).select(pl.col("bi").str.decode("hex").alias(SSN_INDEX), "employee_id")
+    employees = _stored_employees(conn, "CAST(e.id AS text)", "employee_id")
     plans = pl.DataFrame(
         conn.execute(
             sa.text("SELECT plan_code, CAST(id AS text) FROM core.plans WHERE organization_id = :org"),
@@ -280,12 +285,9 @@ def load_partition(
 
     # The PII digests already stored for these people: whose PII must be encrypted again.
     copy_frame(conn, "tmp_bi", accepted.select(pl.col(SSN_INDEX).unique().alias("bi")))
-    existing = copy_out(
-        conn,
-        "SELECT encode(e.ssn_blind_index, 'hex'), encode(e.pii_digest, 'hex') FROM tmp_bi t JOIN core.employees e"
-        " ON e.organization_id = core.current_organization_id() AND e.ssn_blind_index = t.bi",
-        {"bi": pl.String, "digest": pl.String},
-    ).select(pl.col("bi").str.decode("hex").alias(SSN_INDEX), pl.col("digest").str.decode("hex").alias("stored"))
+    existing = _stored_employees(conn, "encode(e.pii_digest, 'hex')", "stored").with_columns(
+        pl.col("stored").str.decode("hex")
+    )
     employees = _employee_frame(accepted, existing, cipher)
     report.employees_encrypted = int(employees["ssn_encrypted"].is_not_null().sum())
     copy_frame(conn, "tmp_emp", employees)
