@@ -17,6 +17,7 @@ from benchmarks.memory import peak_mb, reset_peak
 
 EMPLOYEES = 100_000
 PAY_DATE = dt.date(2026, 1, 9)
+NEXT_PAY_DATE = dt.date(2026, 1, 23)
 SPECS = Path(__file__).resolve().parents[1] / "mapping_specs"
 TENANT_YAML = """
 slug: bench-co
@@ -30,9 +31,9 @@ thresholds: {max_error_rate: 0.05}
 """
 
 
-def bench_file(rows: int) -> bytes:
+def bench_file(rows: int, pay_date: dt.date = PAY_DATE) -> bytes:
     """Every employee 55, under the Roth catch-up wage threshold, with eight sources: about 8 long rows each."""
-    frame = adp_frame(rows).with_columns(
+    frame = adp_frame(rows, pay_date.strftime("%m/%d/%Y")).with_columns(
         pl.lit("06/15/1971").alias("Birth Date"),
         pl.lit("95,000.00").alias("Prior Year FICA Wages"),
         pl.lit("100.00").alias("Roth 401K"),
@@ -95,44 +96,51 @@ def run() -> dict[str, float]:
         zone = LocalLandingZone(work / "inbox", work / "quarantine")
         archive, outbox = LocalObjectStore(work / "archive"), LocalObjectStore(work / "outbox")
         (work / "inbox" / "bench-co").mkdir(parents=True)
-        (work / "inbox" / "bench-co" / "payroll.csv").write_bytes(bench_file(EMPLOYEES))
 
-        timings: dict[str, float] = {}
+        def partition(pay_date: dt.date, file_name: str):  # type: ignore[no-untyped-def]
+            """One partition from its landed file to the export, timed step by step."""
+            (work / "inbox" / "bench-co" / file_name).write_bytes(bench_file(EMPLOYEES, pay_date))
+            timings: dict[str, float] = {}
 
-        def step(name, fn):  # type: ignore[no-untyped-def]
-            t0 = time.perf_counter()
-            out = fn()
-            timings[name] = time.perf_counter() - t0
-            return out
+            def step(name, fn):  # type: ignore[no-untyped-def]
+                t0 = time.perf_counter()
+                out = fn()
+                timings[name] = time.perf_counter() - t0
+                return out
 
-        [landed] = zone.list(10)
-        reset_peak()
-        step(
-            "intake",
-            lambda: take_in(
-                landed,
-                zone=zone,
-                archive=archive,
-                warehouse=warehouse,
-                catalog=catalog,
-                tenants=tenants,
-                keyring=keyring,
-                actor="bench",
-            ),
-        )
-        ctx = PartitionContext(warehouse, keyring, catalog, tenant, tenants["bench-co"], PAY_DATE, "bench")
-        files = step("read", lambda: read_files(ctx, archive))
-        mapped = step("map", lambda: map_files(ctx, files.frame))
-        valid = step("validate", lambda: validate_rows(ctx, mapped.frame))
-        loaded = step("load", lambda: load_rows(ctx, mapped.frame, valid.frame))
-        step("export", lambda: export_rows(ctx, valid.frame, outbox, PAY_DATE))
-        partition_peak_mb = peak_mb()
-        total = sum(timings.values())
-        long_rows = loaded.report.contributions
+            [landed] = zone.list(10)
+            reset_peak()
+            step(
+                "intake",
+                lambda: take_in(
+                    landed,
+                    zone=zone,
+                    archive=archive,
+                    warehouse=warehouse,
+                    catalog=catalog,
+                    tenants=tenants,
+                    keyring=keyring,
+                    actor="bench",
+                ),
+            )
+            ctx = PartitionContext(warehouse, keyring, catalog, tenant, tenants["bench-co"], pay_date, "bench")
+            files = step("read", lambda: read_files(ctx, archive))
+            mapped = step("map", lambda: map_files(ctx, files.frame))
+            valid = step("validate", lambda: validate_rows(ctx, mapped.frame))
+            loaded = step("load", lambda: load_rows(ctx, mapped.frame, valid.frame))
+            step("export", lambda: export_rows(ctx, valid.frame, outbox, pay_date))
+            assert not (loaded.irs_breaches or loaded.duplicate_groups or loaded.orphans), loaded
+            return timings, peak_mb(), loaded.report.contributions, valid.frame
+
+        # A first load (every employee new: PII encrypted, loans and elections recorded), then the next
+        # pay date of the same people (the steady state of a payroll: only the money is new).
+        timings, partition_peak_mb, long_rows, accepted = partition(PAY_DATE, "payroll.csv")
+        next_timings, next_peak_mb, next_rows, _ = partition(NEXT_PAY_DATE, "payroll-next.csv")
+        total, next_total = sum(timings.values()), sum(next_timings.values())
 
         # The floor: the same long-form rows, COPYed into a plain unindexed table.
         long = to_long(
-            valid.frame.with_columns(pl.lit(b"x" * 32).alias("__ssn_bi")),
+            accepted.with_columns(pl.lit(b"x" * 32).alias("__ssn_bi")),
             keep=("__ssn_bi", "__file", "__row", "plan_code"),
         )
         bare = long.select(
@@ -144,8 +152,10 @@ def run() -> dict[str, float]:
             "amount_cents",
             "loan_number",
         )
+        del long, accepted
+        owner = engine_for(cluster, ROLE_OWNER)
         # A plain table: logged like the warehouse's tables (a temporary one would skip the WAL).
-        with engine_for(cluster, ROLE_OWNER).begin() as conn:
+        with owner.begin() as conn:
             conn.exec_driver_sql(
                 "CREATE TABLE public.bare_copy (bi bytea, file_id uuid, source_row integer,"
                 " plan_code text, source_code text, amount_cents bigint, loan_number text)"
@@ -164,7 +174,8 @@ def run() -> dict[str, float]:
             conn.exec_driver_sql("INSERT INTO public.bare_insert SELECT * FROM bare_stage")
             staged_seconds = time.perf_counter() - t0
             conn.exec_driver_sql("DROP TABLE public.bare_copy, public.bare_insert, bare_stage")
-        assert copied == long_rows == bare.height, (copied, long_rows, bare.height)
+        assert copied == long_rows == next_rows == bare.height, (copied, long_rows, next_rows, bare.height)
+        design_seconds = _design_floor(owner, tenant.id, PAY_DATE)
         results = {
             "employees": EMPLOYEES,
             "long_rows": long_rows,
@@ -173,12 +184,19 @@ def run() -> dict[str, float]:
             "copy_seconds": copy_seconds,
             "copy_rows_per_s": long_rows / copy_seconds,
             "ratio_to_copy": total / copy_seconds,
+            "next_seconds": next_total,
+            "next_rows_per_s": next_rows / next_total,
+            "next_ratio_to_copy": next_total / copy_seconds,
             "staged_seconds": staged_seconds,
             "staged_rows_per_s": long_rows / staged_seconds,
             "staged_ratio_to_copy": staged_seconds / copy_seconds,
-            "peak_rss_mb": partition_peak_mb,
+            "design_seconds": design_seconds,
+            "design_rows_per_s": long_rows / design_seconds,
+            "design_ratio_to_copy": design_seconds / copy_seconds,
+            "peak_rss_mb": max(partition_peak_mb, next_peak_mb),
         }
         results.update({f"step_{k}_s": v for k, v in timings.items()})
+        results.update({f"next_step_{k}_s": v for k, v in next_timings.items()})
         return results
     finally:
         from synclinqs_pipelines.warehouse.connection import dispose_engines
@@ -188,15 +206,82 @@ def run() -> dict[str, float]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _design_floor(owner: sa.Engine, tenant_id: object, pay_date: dt.date) -> float:
+    """Seconds to write the partition's contributions the way DESIGN.md's warehouse must take them, and no more.
+
+    The rows loaded for `pay_date` are read back, then timed: COPY into a temporary table and
+    INSERT ... SELECT under the tenant's context into a table built like core.contributions (partitioned
+    by year, UUID primary key, the partition index, its checks, forced row-level security) — without the
+    audit entry, the employees, loans and elections, the validation and the export of the real partition.
+    """
+    from synclinqs_pipelines.warehouse import loader
+
+    columns = {
+        "id": pl.String,
+        "employee_id": pl.String,
+        "plan_id": pl.String,
+        "file_id": pl.String,
+        "loan_id": pl.String,
+        "source_row": pl.Int32,
+        "source_code": pl.String,
+        "amount_cents": pl.Int64,
+    }
+    with owner.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('app.current_organization_id', :org, true)"), {"org": str(tenant_id)})
+        rows = loader.copy_out(
+            conn,
+            "SELECT id, employee_id, plan_id, file_upload_id, loan_id, source_row, source_code, amount_cents"
+            f" FROM core.contributions WHERE pay_date = '{pay_date.isoformat()}' ORDER BY employee_id, id",
+            columns,
+        )
+        conn.exec_driver_sql(
+            "CREATE TABLE public.design_floor (LIKE core.contributions INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            " PARTITION BY RANGE (pay_date);"
+            f" CREATE TABLE public.design_floor_{pay_date.year} PARTITION OF public.design_floor"
+            f" FOR VALUES FROM ('{pay_date.year}-01-01') TO ('{pay_date.year + 1}-01-01');"
+            " ALTER TABLE public.design_floor ADD PRIMARY KEY (id, pay_date);"
+            " CREATE INDEX ON public.design_floor (organization_id, pay_date, employee_id);"
+            " ALTER TABLE public.design_floor ENABLE ROW LEVEL SECURITY;"
+            " ALTER TABLE public.design_floor FORCE ROW LEVEL SECURITY;"
+            " CREATE POLICY tenant_isolation ON public.design_floor"
+            " USING (organization_id = core.current_organization_id())"
+            " WITH CHECK (organization_id = core.current_organization_id());"
+            " CREATE TEMP TABLE design_stage (id uuid, employee_id uuid, plan_id uuid, file_id uuid, loan_id uuid,"
+            " source_row integer, source_code text, amount_cents bigint)"
+        )
+        t0 = time.perf_counter()
+        loader.copy_frame(conn, "design_stage", rows)
+        conn.execute(
+            sa.text(
+                "INSERT INTO public.design_floor (id, organization_id, employee_id, plan_id, file_upload_id, loan_id,"
+                " pay_date, plan_year, source_code, amount_cents, source_row, created_by, updated_by)"
+                " SELECT id, :org, employee_id, plan_id, file_id, loan_id, :pd, :year, source_code, amount_cents,"
+                " source_row, 'bench', 'bench' FROM design_stage"
+            ),
+            {"org": tenant_id, "pd": pay_date, "year": pay_date.year},
+        )
+        seconds = time.perf_counter() - t0
+        inserted = conn.execute(sa.text("SELECT count(*) FROM public.design_floor")).scalar_one()
+        conn.exec_driver_sql("DROP TABLE public.design_floor, design_stage")
+    assert inserted == rows.height, (inserted, rows.height)
+    return seconds
+
+
 def report(results: dict[str, float]) -> str:
-    steps = ", ".join(f"{k[5:-2]} {v:.1f}s" for k, v in results.items() if k.startswith("step_"))
+    def steps(prefix: str) -> str:
+        n = len(prefix)
+        return ", ".join(f"{k[n:-2]} {v:.1f}s" for k, v in results.items() if k.startswith(prefix))
+
     return "\n".join(
         [
             f"pipeline: one partition, {results['employees']:,.0f} employees, {results['long_rows']:,.0f} contribution rows",
-            f"  landed file -> warehouse -> export   {results['rows_per_s']:>12,.0f} rows/s   ({results['total_seconds']:.1f}s: {steps})",
+            f"  first load, landed file -> export    {results['rows_per_s']:>12,.0f} rows/s   ({results['total_seconds']:.1f}s: {steps('step_')})",
+            f"  next pay date, same employees        {results['next_rows_per_s']:>12,.0f} rows/s   ({results['next_seconds']:.1f}s: {steps('next_step_')})",
             f"  bare COPY, unindexed table           {results['copy_rows_per_s']:>12,.0f} rows/s   ({results['copy_seconds']:.1f}s)",
-            f"  partition time / bare COPY           {results['ratio_to_copy']:>12.1f} x        (target <= 4x)",
-            f"  COPY to temp + INSERT ... SELECT      {results['staged_rows_per_s']:>12,.0f} rows/s   ({results['staged_seconds']:.1f}s, {results['staged_ratio_to_copy']:.1f}x the bare COPY: the path row-level security leaves, into a plain table)",
+            f"  partition time / bare COPY           {results['ratio_to_copy']:>12.1f} x        (first load; target <= 4x)",
+            f"                                       {results['next_ratio_to_copy']:>12.1f} x        (next pay date; target <= 4x)",
+            f"  COPY to temp + INSERT ... SELECT     {results['staged_rows_per_s']:>12,.0f} rows/s   ({results['staged_seconds']:.1f}s, {results['staged_ratio_to_copy']:.1f}x the bare COPY: the path row-level security leaves, into a plain table)",
+            f"  the same into a core.contributions   {results['design_rows_per_s']:>12,.0f} rows/s   ({results['design_seconds']:.1f}s, {results['design_ratio_to_copy']:.1f}x the bare COPY: yearly partitions, UUID key, partition index, checks, forced RLS; no audit, nothing else)",
             f"  peak RSS, landed file to export      {results['peak_rss_mb']:>12,.0f} MB       (target < 2,000)",
         ]
     )

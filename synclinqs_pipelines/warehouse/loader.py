@@ -61,46 +61,42 @@ def with_ssn_index(frame: pl.DataFrame, cipher: TenantCipher) -> pl.DataFrame:
 def ytd_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> pl.DataFrame:
     """Plan-year totals per employee from every other pay date of the year (this partition is replaced)."""
     year = pay_date.year
-    params = {"org": tenant_id, "pd": pay_date, "start": dt.date(year, 1, 1), "end": dt.date(year, 12, 31)}
-    money = conn.execute(
-        sa.text(
-            """
-            SELECT e.ssn_blind_index,
-                   coalesce(sum(c.amount_cents) FILTER (WHERE c.source_code IN ('PRETAX', 'ROTH')), 0),
-                   coalesce(sum(c.amount_cents) FILTER (WHERE c.source_code IN ('CATCHUP_PRETAX', 'CATCHUP_ROTH')), 0),
-                   coalesce(sum(c.amount_cents) FILTER (WHERE c.source_code NOT IN
-                            ('CATCHUP_PRETAX', 'CATCHUP_ROTH', 'LOAN')), 0)
-              FROM core.contributions c
-              JOIN core.employees e ON e.id = c.employee_id AND e.organization_id = c.organization_id
-             WHERE c.organization_id = :org AND c.pay_date BETWEEN :start AND :end AND c.pay_date <> :pd
-               AND c.deleted_at IS NULL
-             GROUP BY e.ssn_blind_index
-            """
-        ),
-        params,
-    ).all()
-    comp = conn.execute(
-        sa.text(
-            """
-            SELECT e.ssn_blind_index, coalesce(sum(p.plan_compensation_cents), 0)
-              FROM core.pay_records p
-              JOIN core.employees e ON e.id = p.employee_id AND e.organization_id = p.organization_id
-             WHERE p.organization_id = :org AND p.pay_date BETWEEN :start AND :end AND p.pay_date <> :pd
-             GROUP BY e.ssn_blind_index
-            """
-        ),
-        params,
-    ).all()
-    money_frame = pl.DataFrame(
-        [(bytes(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in money],
-        schema={SSN_INDEX: pl.Binary, "ytd_elective": pl.Int64, "ytd_catch_up": pl.Int64, "ytd_additions": pl.Int64},
-        orient="row",
+    # Literals, not parameters: COPY takes none. All four are typed values (a UUID and dates), not text.
+    where = (
+        f"organization_id = '{uuid.UUID(str(tenant_id))}' AND pay_date BETWEEN '{dt.date(year, 1, 1)}'"
+        f" AND '{dt.date(year, 12, 31)}' AND pay_date <> '{pay_date.isoformat()}'"
     )
-    comp_frame = pl.DataFrame(
-        [(bytes(r[0]), int(r[1])) for r in comp], schema={SSN_INDEX: pl.Binary, "ytd_plan_comp": pl.Int64}, orient="row"
+    money = copy_out(
+        conn,
+        f"""
+        SELECT encode(e.ssn_blind_index, 'hex'), c.elective, c.catch_up, c.additions
+          FROM (SELECT employee_id,
+                       coalesce(sum(amount_cents) FILTER (WHERE source_code IN ('PRETAX', 'ROTH')), 0) AS elective,
+                       coalesce(sum(amount_cents) FILTER (WHERE source_code IN ('CATCHUP_PRETAX', 'CATCHUP_ROTH')),
+                                0) AS catch_up,
+                       coalesce(sum(amount_cents) FILTER (WHERE source_code NOT IN
+                                ('CATCHUP_PRETAX', 'CATCHUP_ROTH', 'LOAN')), 0) AS additions
+                  FROM core.contributions WHERE {where} AND deleted_at IS NULL GROUP BY employee_id) c
+          JOIN core.employees e ON e.id = c.employee_id
+        """,
+        {"bi": pl.String, "ytd_elective": pl.Int64, "ytd_catch_up": pl.Int64, "ytd_additions": pl.Int64},
     )
-    out = money_frame.join(comp_frame, on=SSN_INDEX, how="full", coalesce=True).with_columns(
-        [pl.col(c).fill_null(0) for c in ("ytd_elective", "ytd_catch_up", "ytd_additions", "ytd_plan_comp")]
+    comp = copy_out(
+        conn,
+        f"""
+        SELECT encode(e.ssn_blind_index, 'hex'), p.comp
+          FROM (SELECT employee_id, coalesce(sum(plan_compensation_cents), 0) AS comp
+                  FROM core.pay_records WHERE {where} GROUP BY employee_id) p
+          JOIN core.employees e ON e.id = p.employee_id
+        """,
+        {"bi": pl.String, "ytd_plan_comp": pl.Int64},
+    )
+    # An employee's contributions and pay records of several files sum into one row per blind index.
+    out = (
+        pl.concat([money, comp], how="diagonal")
+        .group_by("bi")
+        .agg(pl.col(c).sum() for c in ("ytd_elective", "ytd_catch_up", "ytd_additions", "ytd_plan_comp"))
+        .with_columns(pl.col("bi").str.decode("hex").alias(SSN_INDEX))
     )
     return out.select(list(YTD_SCHEMA))
 
@@ -363,19 +359,18 @@ def load_partition(
     conn.execute(
         sa.text("DELETE FROM core.deferral_elections WHERE organization_id = :org AND effective_date = :pd"), org
     )
+    # New loans only: a loan already registered is left as it is (its payment dates are its contributions').
     report.loans = conn.execute(
         sa.text(
             """
-        INSERT INTO core.loans (organization_id, employee_id, loan_number, first_payment_date, last_payment_date,
-                                created_by, updated_by)
-        SELECT DISTINCT :org, employee_id, loan_number, CAST(:pd AS date), CAST(:pd AS date), :actor, :actor
-          FROM tmp_contrib WHERE loan_number IS NOT NULL
-         ORDER BY employee_id, loan_number
-        ON CONFLICT (organization_id, employee_id, loan_number) DO UPDATE
-           SET first_payment_date = least(core.loans.first_payment_date, excluded.first_payment_date),
-               last_payment_date = greatest(core.loans.last_payment_date, excluded.last_payment_date)
-         WHERE excluded.first_payment_date < core.loans.first_payment_date
-            OR excluded.last_payment_date > core.loans.last_payment_date
+        INSERT INTO core.loans (organization_id, employee_id, loan_number, created_by, updated_by)
+        SELECT DISTINCT :org, t.employee_id, t.loan_number, :actor, :actor
+          FROM tmp_contrib t
+         WHERE t.loan_number IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM core.loans l WHERE l.organization_id = :org
+                              AND l.employee_id = t.employee_id AND l.loan_number = t.loan_number)
+         ORDER BY t.employee_id, t.loan_number
+        ON CONFLICT (organization_id, employee_id, loan_number) DO NOTHING
         """
         ),
         org,

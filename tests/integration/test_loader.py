@@ -100,6 +100,7 @@ def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyr
     # Same rows again: nothing inserted, nothing re-encrypted, the same contributions.
     report2, employees2, contributions2, _ = load(warehouse, keyring, tenant, first)
     assert (report2.employees_inserted, report2.employees_updated, report2.employees_encrypted) == (0, 0, 0)
+    assert report2.loans == 0  # both loans are registered already: nothing rewritten
     assert contributions2 == contributions
     assert employees2["E001"].ssn_encrypted == employees["E001"].ssn_encrypted
 
@@ -114,3 +115,40 @@ def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyr
     assert employees3["E002"].last_name_encrypted == employees["E002"].last_name_encrypted
     assert ("E002", "PRETAX", 2500, None) in contributions3 and ("E002", "PRETAX", 2000, None) not in contributions3
     assert len(contributions3) == 6
+
+
+def test_a_later_pay_date_registers_new_loans_and_leaves_known_ones_untouched(warehouse, keyring, make_tenant):
+    tenant = make_tenant("loans")
+    file_id = _file(warehouse, tenant)
+    report, _, _, _ = load(warehouse, keyring, tenant, frame(file_id, [("701030001", "Alder", 1000)]))
+    assert report.loans == 1
+
+    def loans():  # type: ignore[no-untyped-def]
+        with warehouse.tenant(tenant, actor="test") as conn:
+            return conn.execute(
+                sa.text("SELECT loan_number, id, xmin::text FROM core.loans ORDER BY loan_number")
+            ).all()
+
+    before = loans()
+    later = PAY + dt.timedelta(days=14)
+    rows = (
+        frame(file_id, [("701030001", "Alder", 1000)])
+        .with_columns(
+            pl.lit(later).alias("pay_date"), pl.lit("8").alias("loan_2_number"), pl.lit(300).alias("loan_2_cents")
+        )
+        .cast({c: SCHEMA[c] for c in ("pay_date", "loan_2_number", "loan_2_cents")})
+    )
+    with warehouse.tenant(tenant, actor="test") as conn:
+        cipher = keyring.cipher(conn, tenant.id)
+        report = loader.load_partition(conn, tenant.id, later, loader.with_ssn_index(rows, cipher), cipher)
+        stored = conn.execute(
+            sa.text(
+                "SELECT c.pay_date, c.amount_cents, l.loan_number FROM core.contributions c"
+                " JOIN core.loans l ON l.id = c.loan_id ORDER BY c.pay_date, l.loan_number"
+            )
+        ).all()
+    after = loans()
+    # Loan 7 is the same row, not rewritten (same id and row version); loan 8 is new.
+    assert report.loans == 1
+    assert after[0] == before[0] and [r.loan_number for r in after] == ["7", "8"]
+    assert [tuple(r) for r in stored] == [(PAY, 500, "7"), (later, 500, "7"), (later, 300, "8")]

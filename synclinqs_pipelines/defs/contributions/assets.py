@@ -225,7 +225,7 @@ def contributions(
         "employees_inserted": r.employees_inserted,
         "employees_updated": r.employees_updated,
         "pii_values_encrypted_rows": r.employees_encrypted,
-        "loans_upserted": r.loans,
+        "loans_new": r.loans,
         "deferral_elections": r.deferral_elections,
         "loaded_cents": sum(step.loaded_totals.values()),
     }
