@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from synclinqs_pipelines.landing.intake import read_archived
 from synclinqs_pipelines.landing.zones import ObjectStore
 from synclinqs_pipelines.mapping import engine
-from synclinqs_pipelines.mapping.canonical import totals_by_source
+from synclinqs_pipelines.mapping.canonical import LIMIT_SOURCES, totals_by_source
 from synclinqs_pipelines.mapping.catalog import ResolvedTemplate, SpecCatalog
 from synclinqs_pipelines.mapping.engine import ROW
 from synclinqs_pipelines.mapping.export import export_batch, export_context
@@ -260,18 +260,17 @@ class LoadStep:
     orphans: int
 
 
+# The year's totals of the partition's employees, from their pay records (one row per employee, pay date
+# and file, carrying the row's money as the limits count it): one pass over the year.
 IRS_BREACHES = sa.text(
     """
     WITH ytd AS (
-        SELECT c.employee_id,
-               sum(c.amount_cents) FILTER (WHERE c.source_code IN ('PRETAX', 'ROTH')) AS elective,
-               sum(c.amount_cents) FILTER (WHERE c.source_code IN ('CATCHUP_PRETAX', 'CATCHUP_ROTH')) AS catch_up,
-               sum(c.amount_cents) FILTER (WHERE c.source_code NOT IN ('CATCHUP_PRETAX', 'CATCHUP_ROTH', 'LOAN'))
-                   AS additions
-          FROM core.contributions c
-         WHERE c.organization_id = :org AND c.pay_date BETWEEN :start AND :end AND c.deleted_at IS NULL
-         GROUP BY c.employee_id
-        HAVING bool_or(c.pay_date = :pd))  -- the partition's employees: one pass over the year
+        SELECT p.employee_id, sum(p.elective_cents) AS elective, sum(p.catch_up_cents) AS catch_up,
+               sum(p.additions_cents) AS additions
+          FROM core.pay_records p
+         WHERE p.organization_id = :org AND p.pay_date BETWEEN :start AND :end
+         GROUP BY p.employee_id
+        HAVING bool_or(p.pay_date = :pd))  -- the partition's employees
     SELECT count(*) FROM ytd JOIN core.employees e ON e.id = ytd.employee_id
      WHERE ytd.elective > :g OR ytd.additions > :c
         OR ytd.catch_up > CASE WHEN :y - (e.catch_up_eligible_year - 50) BETWEEN 60 AND 63 THEN :cu60
@@ -310,6 +309,11 @@ ORPHANS = sa.text(
 )
 
 
+def limit_amounts(totals: dict[str, int]) -> dict[str, int]:
+    """Totals by source code summed as the limits count them (see `rules.period_amounts`)."""
+    return {name: sum(totals.get(code, 0) for code in codes) for name, codes in LIMIT_SOURCES.items()}
+
+
 def load_rows(ctx: PartitionContext, canonical: pl.DataFrame, accepted: pl.DataFrame) -> LoadStep:
     """One transaction: the partition's rows replaced exactly, file statuses set."""
     limits, _ = limits_for(ctx.pay_date.year)
@@ -341,6 +345,14 @@ def load_rows(ctx: PartitionContext, canonical: pl.DataFrame, accepted: pl.DataF
         )
         loader.mark_files_loaded(conn, ctx.tenant.id, status)
         loaded = loader.partition_totals(conn, ctx.tenant.id, ctx.pay_date)
+        # The limit check below reads the pay records' amounts: they must say what the contributions say.
+        recorded = loader.pay_record_amounts(conn, ctx.tenant.id, ctx.pay_date)
+        expected = limit_amounts(loaded)
+        if recorded != expected:
+            raise RuntimeError(
+                f"the pay records' limit amounts {recorded} disagree with the contributions loaded {expected};"
+                " nothing was loaded"
+            )
         year = ctx.pay_date.year
         breaches = conn.execute(
             IRS_BREACHES,

@@ -25,6 +25,10 @@ MONEY_COLUMNS = tuple(c for cols in SOURCE_COLUMNS.values() for c in cols)
 ELECTIVE = ("PRETAX", "ROTH")
 CATCH_UP = ("CATCHUP_PRETAX", "CATCHUP_ROTH")
 EMPLOYER = ("MATCH", "SAFE_HARBOR_MATCH", "SAFE_HARBOR_NEC", "PROFIT_SHARING", "QNEC", "QMAC")
+# 415(c) annual additions: deferrals, after-tax and employer money; not catch-up, not loan repayments.
+ANNUAL_ADDITIONS = tuple(c for c in SOURCE_CODES if c not in (*CATCH_UP, "LOAN"))
+# The three amounts the IRS limits count, by the source codes that make them up.
+LIMIT_SOURCES = {"elective": ELECTIVE, "catch_up": CATCH_UP, "additions": ANNUAL_ADDITIONS}
 
 
 def to_long(canonical: pl.DataFrame, keep: tuple[str, ...] = (ROW, "ssn", "pay_date", "plan_code")) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from synclinqs_pipelines.mapping.canonical import EMPLOYER
+from synclinqs_pipelines.mapping.canonical import EMPLOYER, LIMIT_SOURCES, SOURCE_COLUMNS
 from synclinqs_pipelines.mapping.engine import ROW
 from synclinqs_pipelines.mapping.errors import MESSAGES as MAPPING_MESSAGES
 from synclinqs_pipelines.validation.limits import limits_for
@@ -181,29 +181,22 @@ def _z(column: str) -> pl.Expr:
     return pl.col(column).fill_null(0)
 
 
+def period_amounts() -> dict[str, pl.Expr]:
+    """A row's money as the limits count it: elective deferrals (402(g)), catch-up, and annual additions
+    (415(c)). The load keeps these on each pay record, so year-to-date totals read one row per employee
+    and pay date."""
+    return {
+        name: pl.sum_horizontal(_z(c) for code in codes for c in SOURCE_COLUMNS[code])
+        for name, codes in LIMIT_SOURCES.items()
+    }
+
+
 def validate(frame: pl.DataFrame, ctx: ValidationContext, schema: CanonicalSchema) -> ValidationResult:
     """Apply the schema and every rule; rows with an error leave `accepted`, warnings stay with a flag."""
     year = ctx.pay_date.year
     limits, known = limits_for(year)
     df = frame.with_row_index("__pos").with_columns(
-        (_z("pretax_cents") + _z("roth_cents")).alias("__elective"),
-        (_z("catchup_pretax_cents") + _z("catchup_roth_cents")).alias("__catch_up"),
-        pl.sum_horizontal(
-            [
-                _z(c)
-                for c in (
-                    "pretax_cents",
-                    "roth_cents",
-                    "after_tax_cents",
-                    "match_cents",
-                    "safe_harbor_match_cents",
-                    "safe_harbor_nec_cents",
-                    "profit_sharing_cents",
-                    "qnec_cents",
-                    "qmac_cents",
-                )
-            ]
-        ).alias("__additions"),
+        *(expr.alias(f"__{name}") for name, expr in period_amounts().items()),
         (pl.lit(year) - pl.col("birth_date").dt.year()).alias("__age"),
     )
     ytd = ctx.ytd if ctx.ytd.height else pl.DataFrame(schema=YTD_SCHEMA)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from synclinqs_pipelines.mapping.canonical import SOURCE_CODES, to_long
 from synclinqs_pipelines.mapping.engine import ROW
 from synclinqs_pipelines.security.envelope import TenantCipher
-from synclinqs_pipelines.validation.rules import FILE, SSN_INDEX, YTD_SCHEMA
+from synclinqs_pipelines.validation.rules import FILE, SSN_INDEX, YTD_SCHEMA, period_amounts
 from synclinqs_pipelines.warehouse.ids import uuid7_series
 
 EMPLOYEES = "core.employees"
@@ -66,38 +66,24 @@ def ytd_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> 
         f"organization_id = '{uuid.UUID(str(tenant_id))}' AND pay_date BETWEEN '{dt.date(year, 1, 1)}'"
         f" AND '{dt.date(year, 12, 31)}' AND pay_date <> '{pay_date.isoformat()}'"
     )
-    money = copy_out(
+    totals = copy_out(
         conn,
         f"""
-        SELECT encode(e.ssn_blind_index, 'hex'), c.elective, c.catch_up, c.additions
-          FROM (SELECT employee_id,
-                       coalesce(sum(amount_cents) FILTER (WHERE source_code IN ('PRETAX', 'ROTH')), 0) AS elective,
-                       coalesce(sum(amount_cents) FILTER (WHERE source_code IN ('CATCHUP_PRETAX', 'CATCHUP_ROTH')),
-                                0) AS catch_up,
-                       coalesce(sum(amount_cents) FILTER (WHERE source_code NOT IN
-                                ('CATCHUP_PRETAX', 'CATCHUP_ROTH', 'LOAN')), 0) AS additions
-                  FROM core.contributions WHERE {where} AND deleted_at IS NULL GROUP BY employee_id) c
-          JOIN core.employees e ON e.id = c.employee_id
-        """,
-        {"bi": pl.String, "ytd_elective": pl.Int64, "ytd_catch_up": pl.Int64, "ytd_additions": pl.Int64},
-    )
-    comp = copy_out(
-        conn,
-        f"""
-        SELECT encode(e.ssn_blind_index, 'hex'), p.comp
-          FROM (SELECT employee_id, coalesce(sum(plan_compensation_cents), 0) AS comp
+        SELECT encode(e.ssn_blind_index, 'hex'), p.elective, p.catch_up, p.additions, p.comp
+          FROM (SELECT employee_id, sum(elective_cents) AS elective, sum(catch_up_cents) AS catch_up,
+                       sum(additions_cents) AS additions, coalesce(sum(plan_compensation_cents), 0) AS comp
                   FROM core.pay_records WHERE {where} GROUP BY employee_id) p
           JOIN core.employees e ON e.id = p.employee_id
         """,
-        {"bi": pl.String, "ytd_plan_comp": pl.Int64},
+        {
+            "bi": pl.String,
+            "ytd_elective": pl.Int64,
+            "ytd_catch_up": pl.Int64,
+            "ytd_additions": pl.Int64,
+            "ytd_plan_comp": pl.Int64,
+        },
     )
-    # An employee's contributions and pay records of several files sum into one row per blind index.
-    out = (
-        pl.concat([money, comp], how="diagonal")
-        .group_by("bi")
-        .agg(pl.col(c).sum() for c in ("ytd_elective", "ytd_catch_up", "ytd_additions", "ytd_plan_comp"))
-        .with_columns(pl.col("bi").str.decode("hex").alias(SSN_INDEX))
-    )
+    out = totals.with_columns(pl.col("bi").str.decode("hex").alias(SSN_INDEX))
     return out.select(list(YTD_SCHEMA))
 
 
@@ -258,7 +244,8 @@ CREATE TEMP TABLE tmp_contrib (
 CREATE TEMP TABLE tmp_pay (
     id uuid, employee_id uuid, plan_id uuid, file_id uuid, source_row integer, gross_pay_cents bigint,
     plan_compensation_cents bigint, hours numeric, prior_year_fica_cents bigint, pay_frequency text,
-    pretax_pct numeric, roth_pct numeric) ON COMMIT DROP;
+    pretax_pct numeric, roth_pct numeric, elective_cents bigint, catch_up_cents bigint, additions_cents bigint)
+    ON COMMIT DROP;
 """
 
 
@@ -347,6 +334,7 @@ def load_partition(
             "pay_frequency",
             "pretax_pct",
             "roth_pct",
+            *(expr.alias(f"{name}_cents") for name, expr in period_amounts().items()),
         ),
     )
     del pay
@@ -396,9 +384,11 @@ def load_partition(
             """
         INSERT INTO core.pay_records (id, organization_id, employee_id, plan_id, file_upload_id, pay_date,
                                       plan_year, source_row, gross_pay_cents, plan_compensation_cents, hours,
-                                      prior_year_fica_cents, pay_frequency, created_by, updated_by)
+                                      prior_year_fica_cents, pay_frequency, elective_cents, catch_up_cents,
+                                      additions_cents, created_by, updated_by)
         SELECT t.id, :org, t.employee_id, t.plan_id, t.file_id, :pd, :year, t.source_row, t.gross_pay_cents,
-               t.plan_compensation_cents, t.hours, t.prior_year_fica_cents, t.pay_frequency, :actor, :actor
+               t.plan_compensation_cents, t.hours, t.prior_year_fica_cents, t.pay_frequency, t.elective_cents,
+               t.catch_up_cents, t.additions_cents, :actor, :actor
           FROM tmp_pay t
         """
         ),
@@ -508,6 +498,18 @@ def partition_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.dat
         {"org": tenant_id, "pd": pay_date},
     ).all()
     return {str(row[0]): int(row[1]) for row in rows}
+
+
+def pay_record_amounts(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> dict[str, int]:
+    """The partition's elective, catch-up and annual-additions cents as its pay records carry them."""
+    row = conn.execute(
+        sa.text(
+            "SELECT coalesce(sum(elective_cents), 0), coalesce(sum(catch_up_cents), 0),"
+            " coalesce(sum(additions_cents), 0) FROM core.pay_records WHERE organization_id = :org AND pay_date = :pd"
+        ),
+        {"org": tenant_id, "pd": pay_date},
+    ).one()
+    return {"elective": int(row[0]), "catch_up": int(row[1]), "additions": int(row[2])}
 
 
 SOURCES = SOURCE_CODES

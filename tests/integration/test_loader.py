@@ -66,6 +66,15 @@ def load(warehouse, keyring, tenant, rows):  # type: ignore[no-untyped-def]
     with warehouse.tenant(tenant, actor="test") as conn:
         cipher = keyring.cipher(conn, tenant.id)
         report = loader.load_partition(conn, tenant.id, PAY, loader.with_ssn_index(rows, cipher), cipher)
+        pay = sorted(
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT e.external_id, p.elective_cents, p.catch_up_cents, p.additions_cents FROM core.pay_records p"
+                    " JOIN core.employees e ON e.id = p.employee_id"
+                )
+            )
+        )
         employees = {
             r.external_id: r
             for r in conn.execute(sa.text("SELECT external_id, last_name_encrypted, ssn_encrypted FROM core.employees"))
@@ -79,14 +88,14 @@ def load(warehouse, keyring, tenant, rows):  # type: ignore[no-untyped-def]
                 )
             )
         )
-    return report, employees, contributions, cipher
+    return report, employees, contributions, cipher, pay
 
 
 def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyring, make_tenant):
     tenant = make_tenant("loader")
     file_id = _file(warehouse, tenant)
     first = frame(file_id, [("701020001", "Alder", 1000), ("701020002", "Birch", 2000)])
-    report, employees, contributions, cipher = load(warehouse, keyring, tenant, first)
+    report, employees, contributions, cipher, pay = load(warehouse, keyring, tenant, first)
     assert (report.employees_inserted, report.employees_encrypted, report.contributions, report.loans) == (2, 2, 6, 2)
     assert contributions == [
         ("E001", "LOAN", 500, "7"),
@@ -96,9 +105,12 @@ def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyr
         ("E002", "MATCH", 100, None),
         ("E002", "PRETAX", 2000, None),
     ]
+    # Each pay record carries its row's money as the limits count it: deferrals, catch-up, and annual
+    # additions (deferrals and employer money, no loan repayments).
+    assert pay == [("E001", 1000, 0, 1100), ("E002", 2000, 0, 2100)]
 
     # Same rows again: nothing inserted, nothing re-encrypted, the same contributions.
-    report2, employees2, contributions2, _ = load(warehouse, keyring, tenant, first)
+    report2, employees2, contributions2, _, _ = load(warehouse, keyring, tenant, first)
     assert (report2.employees_inserted, report2.employees_updated, report2.employees_encrypted) == (0, 0, 0)
     assert report2.loans == 0  # both loans are registered already: nothing rewritten
     assert contributions2 == contributions
@@ -106,7 +118,7 @@ def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyr
 
     # One last name changes and one amount: only that employee's ciphertexts change.
     changed = frame(file_id, [("701020001", "Alder-Ng", 1000), ("701020002", "Birch", 2500)])
-    report3, employees3, contributions3, _ = load(warehouse, keyring, tenant, changed)
+    report3, employees3, contributions3, _, pay3 = load(warehouse, keyring, tenant, changed)
     assert (report3.employees_updated, report3.employees_encrypted) == (1, 1)
     assert (
         cipher.decrypt(loader.EMPLOYEES, "last_name_encrypted", bytes(employees3["E001"].last_name_encrypted))
@@ -115,12 +127,13 @@ def test_reload_replaces_exactly_and_reencrypts_only_changed_pii(warehouse, keyr
     assert employees3["E002"].last_name_encrypted == employees["E002"].last_name_encrypted
     assert ("E002", "PRETAX", 2500, None) in contributions3 and ("E002", "PRETAX", 2000, None) not in contributions3
     assert len(contributions3) == 6
+    assert pay3 == [("E001", 1000, 0, 1100), ("E002", 2500, 0, 2600)]
 
 
 def test_a_later_pay_date_registers_new_loans_and_leaves_known_ones_untouched(warehouse, keyring, make_tenant):
     tenant = make_tenant("loans")
     file_id = _file(warehouse, tenant)
-    report, _, _, _ = load(warehouse, keyring, tenant, frame(file_id, [("701030001", "Alder", 1000)]))
+    report, _, _, _, _ = load(warehouse, keyring, tenant, frame(file_id, [("701030001", "Alder", 1000)]))
     assert report.loans == 1
 
     def loans():  # type: ignore[no-untyped-def]
