@@ -15,11 +15,12 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import polars as pl
 import sqlalchemy as sa
 
-from synclinqs_pipelines.mapping.canonical import SOURCE_CODES, to_long
+from synclinqs_pipelines.mapping.canonical import LIMIT_SOURCES, SOURCE_CODES, to_long
 from synclinqs_pipelines.mapping.engine import ROW
 from synclinqs_pipelines.security.envelope import TenantCipher
 from synclinqs_pipelines.validation.rules import FILE, SSN_INDEX, YTD_SCHEMA, period_amounts
@@ -502,14 +503,12 @@ def partition_totals(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.dat
 
 def pay_record_amounts(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> dict[str, int]:
     """The partition's elective, catch-up and annual-additions cents as its pay records carry them."""
+    sums = ", ".join(f"CAST(coalesce(sum({name}_cents), 0) AS bigint)" for name in LIMIT_SOURCES)
     row = conn.execute(
-        sa.text(
-            "SELECT coalesce(sum(elective_cents), 0), coalesce(sum(catch_up_cents), 0),"
-            " coalesce(sum(additions_cents), 0) FROM core.pay_records WHERE organization_id = :org AND pay_date = :pd"
-        ),
+        sa.text(f"SELECT {sums} FROM core.pay_records WHERE organization_id = :org AND pay_date = :pd"),
         {"org": tenant_id, "pd": pay_date},
     ).one()
-    return {"elective": int(row[0]), "catch_up": int(row[1]), "additions": int(row[2])}
+    return {name: cast(int, value) for name, value in zip(LIMIT_SOURCES, row, strict=True)}
 
 
 SOURCES = SOURCE_CODES

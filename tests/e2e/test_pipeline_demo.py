@@ -244,3 +244,39 @@ def test_unknown_tenant_folder_and_unreadable_file_are_quarantined_with_reasons(
             sa.text("SELECT status FROM core.file_uploads WHERE file_name = 'garbage.csv'")
         ).scalar_one()
     assert status == "quarantined"
+
+
+def test_a_load_whose_pay_records_disagree_with_its_contributions_is_refused(demo, warehouse, keyring, monkeypatch):
+    """The limit check reads the pay records' amounts; a load where they are not its contributions' stops."""
+    import polars as pl
+
+    from synclinqs_pipelines.landing.zones import LocalObjectStore
+    from synclinqs_pipelines.mapping.catalog import get_catalog
+    from synclinqs_pipelines.partition import (
+        PartitionContext,
+        load_rows,
+        map_files,
+        read_files,
+        tenant_spec,
+        validate_rows,
+    )
+    from synclinqs_pipelines.warehouse import loader
+
+    before = partition_rows(warehouse, "cedar-logistics", "2026-01-23")
+    catalog = get_catalog()
+    ctx = PartitionContext(
+        warehouse,
+        keyring,
+        catalog,
+        warehouse.tenant_by_slug("cedar-logistics"),
+        tenant_spec(catalog, "cedar-logistics"),
+        dt.date(2026, 1, 23),
+        "test-run",
+    )
+    mapped = map_files(ctx, read_files(ctx, LocalObjectStore(get_settings().archive)).frame)
+    accepted = validate_rows(ctx, mapped.frame).frame
+    right = loader.period_amounts()
+    monkeypatch.setattr(loader, "period_amounts", lambda: {**right, "elective": right["elective"] + pl.lit(1)})
+    with pytest.raises(RuntimeError, match="pay records' limit amounts .* disagree with the contributions loaded"):
+        load_rows(ctx, mapped.frame, accepted)
+    assert partition_rows(warehouse, "cedar-logistics", "2026-01-23") == before
