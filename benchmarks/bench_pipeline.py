@@ -207,12 +207,13 @@ def run() -> dict[str, float]:
 
 
 def _design_floor(owner: sa.Engine, tenant_id: object, pay_date: dt.date) -> float:
-    """Seconds to write the partition's contributions the way DESIGN.md's warehouse must take them, and no more.
+    """A lower bound for any load of the partition into DESIGN.md's warehouse, in seconds.
 
-    The rows loaded for `pay_date` are read back, then timed: COPY into a temporary table and
-    INSERT ... SELECT under the tenant's context into a table built like core.contributions (partitioned
-    by year, UUID primary key, the partition index, its checks, forced row-level security) — without the
-    audit entry, the employees, loans and elections, the validation and the export of the real partition.
+    The rows loaded for `pay_date` are read back and staged in a temporary table (not timed), then
+    timed: the INSERT ... SELECT alone, under the tenant's context, into a table built like
+    core.contributions (partitioned by year, UUID primary key, the partition index, its checks, forced
+    row-level security). No COPY, audit entry, employees, loans, elections, pay records, checks,
+    validation or export: the real partition must do all of these as well.
     """
     from synclinqs_pipelines.warehouse import loader
 
@@ -249,8 +250,9 @@ def _design_floor(owner: sa.Engine, tenant_id: object, pay_date: dt.date) -> flo
             " CREATE TEMP TABLE design_stage (id uuid, employee_id uuid, plan_id uuid, file_id uuid, loan_id uuid,"
             " source_row integer, source_code text, amount_cents bigint)"
         )
-        t0 = time.perf_counter()
         loader.copy_frame(conn, "design_stage", rows)
+        conn.exec_driver_sql("ANALYZE design_stage")
+        t0 = time.perf_counter()
         conn.execute(
             sa.text(
                 "INSERT INTO public.design_floor (id, organization_id, employee_id, plan_id, file_upload_id, loan_id,"
@@ -281,7 +283,7 @@ def report(results: dict[str, float]) -> str:
             f"  partition time / bare COPY           {results['ratio_to_copy']:>12.1f} x        (first load; target <= 4x)",
             f"                                       {results['next_ratio_to_copy']:>12.1f} x        (next pay date; target <= 4x)",
             f"  COPY to temp + INSERT ... SELECT     {results['staged_rows_per_s']:>12,.0f} rows/s   ({results['staged_seconds']:.1f}s, {results['staged_ratio_to_copy']:.1f}x the bare COPY: the path row-level security leaves, into a plain table)",
-            f"  the same into a core.contributions   {results['design_rows_per_s']:>12,.0f} rows/s   ({results['design_seconds']:.1f}s, {results['design_ratio_to_copy']:.1f}x the bare COPY: yearly partitions, UUID key, partition index, checks, forced RLS; no audit, nothing else)",
+            f"  INSERT alone into a core.contributions {results['design_rows_per_s']:>10,.0f} rows/s   ({results['design_seconds']:.1f}s, {results['design_ratio_to_copy']:.1f}x the bare COPY: rows already staged; yearly partitions, UUID key, partition index, checks, forced RLS; no audit, nothing else)",
             f"  peak RSS, landed file to export      {results['peak_rss_mb']:>12,.0f} MB       (target < 2,000)",
         ]
     )

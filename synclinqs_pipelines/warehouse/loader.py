@@ -166,17 +166,6 @@ def _employee_frame(accepted: pl.DataFrame, existing: pl.DataFrame, cipher: Tena
     )
 
 
-def _row_keys() -> list[pl.Expr]:
-    """The columns every temporary fact table starts with: its new key, who, which plan, file and row."""
-    return [
-        pl.col("id"),
-        pl.col("employee_id"),
-        pl.col("plan_id"),
-        pl.col(FILE).alias("file_id"),
-        pl.col(ROW).alias("source_row"),
-    ]
-
-
 def copy_out(conn: sa.Connection, query: str, schema: dict[str, type[pl.DataType] | pl.DataType]) -> pl.DataFrame:
     """Rows of a query through COPY TO (a hundred thousand rows in a tenth of the time of a fetch)."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -240,10 +229,9 @@ CREATE TEMP TABLE tmp_emp (
     pii_digest bytea, catch_up_year smallint, hire_date date, rehire_date date, termination_date date,
     status text, division text) ON COMMIT DROP;
 CREATE TEMP TABLE tmp_contrib (
-    id uuid, employee_id uuid, plan_id uuid, file_id uuid, source_row integer, source_code text,
-    amount_cents bigint, loan_number text) ON COMMIT DROP;
+    id uuid, pay_row integer, source_code text, amount_cents bigint, loan_number text) ON COMMIT DROP;
 CREATE TEMP TABLE tmp_pay (
-    id uuid, employee_id uuid, plan_id uuid, file_id uuid, source_row integer, gross_pay_cents bigint,
+    pay_row integer, id uuid, employee_id uuid, plan_id uuid, file_id uuid, source_row integer, gross_pay_cents bigint,
     plan_compensation_cents bigint, hours numeric, prior_year_fica_cents bigint, pay_frequency text,
     pretax_pct numeric, roth_pct numeric, elective_cents bigint, catch_up_cents bigint, additions_cents bigint)
     ON COMMIT DROP;
@@ -314,20 +302,28 @@ def load_partition(
         org,
     ).rowcount
 
-    long = to_long(accepted, keep=(SSN_INDEX, FILE, ROW, "plan_code"))
+    # One pay record per accepted row, resolved to its employee and plan and ordered by employee; its
+    # contributions name it by position (pay_row) instead of repeating its keys: a third of the bytes to
+    # COPY, and no join of the long rows in Python. They follow in the same order with increasing keys.
+    employee_ids, plan_ids = _key_frames(conn, tenant_id)
+    pay = _resolve_keys(accepted, employee_ids, plan_ids).with_row_index("pay_row")
+    long = to_long(pay, keep=("pay_row",)).sort("pay_row", maintain_order=True)
+    long = long.with_columns(uuid7_series(long.height))
     report.totals_by_source = {
         code: int(v) for code, v in long.group_by("source_code").agg(pl.col("amount_cents").sum()).iter_rows()
     }
-    employee_ids, plan_ids = _key_frames(conn, tenant_id)
-    long = _resolve_keys(long, employee_ids, plan_ids)
-    copy_frame(conn, "tmp_contrib", long.select(*_row_keys(), "source_code", "amount_cents", "loan_number"))
+    copy_frame(conn, "tmp_contrib", long.select("id", "pay_row", "source_code", "amount_cents", "loan_number"))
     del long
-    pay = _resolve_keys(accepted, employee_ids, plan_ids)
     copy_frame(
         conn,
         "tmp_pay",
         pay.select(
-            *_row_keys(),
+            "pay_row",
+            "id",
+            "employee_id",
+            "plan_id",
+            pl.col(FILE).alias("file_id"),
+            pl.col(ROW).alias("source_row"),
             "gross_pay_cents",
             "plan_compensation_cents",
             "hours",
@@ -353,29 +349,30 @@ def load_partition(
         sa.text(
             """
         INSERT INTO core.loans (organization_id, employee_id, loan_number, created_by, updated_by)
-        SELECT DISTINCT :org, t.employee_id, t.loan_number, :actor, :actor
-          FROM tmp_contrib t
+        SELECT DISTINCT :org, p.employee_id, t.loan_number, :actor, :actor
+          FROM tmp_contrib t JOIN tmp_pay p ON p.pay_row = t.pay_row
          WHERE t.loan_number IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM core.loans l WHERE l.organization_id = :org
-                              AND l.employee_id = t.employee_id AND l.loan_number = t.loan_number)
-         ORDER BY t.employee_id, t.loan_number
+                              AND l.employee_id = p.employee_id AND l.loan_number = t.loan_number)
+         ORDER BY p.employee_id, t.loan_number
         ON CONFLICT (organization_id, employee_id, loan_number) DO NOTHING
         """
         ),
         org,
     ).rowcount
-    # tmp_contrib is in employee order; the hash join streams it in that order into the table.
+    # tmp_contrib is in employee order; the hash joins (its pay record, its loan) stream it in that order.
     report.contributions = conn.execute(
         sa.text(
             """
         INSERT INTO core.contributions (id, organization_id, employee_id, plan_id, file_upload_id, loan_id,
                                         pay_date, plan_year, source_code, amount_cents, source_row,
                                         created_by, updated_by)
-        SELECT t.id, :org, t.employee_id, t.plan_id, t.file_id, l.id, :pd, :year, t.source_code, t.amount_cents,
-               t.source_row, :actor, :actor
+        SELECT t.id, :org, p.employee_id, p.plan_id, p.file_id, l.id, :pd, :year, t.source_code, t.amount_cents,
+               p.source_row, :actor, :actor
           FROM tmp_contrib t
+          JOIN tmp_pay p ON p.pay_row = t.pay_row
           LEFT JOIN core.loans l
-            ON l.organization_id = :org AND l.employee_id = t.employee_id AND l.loan_number = t.loan_number
+            ON l.organization_id = :org AND l.employee_id = p.employee_id AND l.loan_number = t.loan_number
         """
         ),
         org,
