@@ -89,8 +89,8 @@ def _role_passwords() -> dict[str, str]:
 # The embedded server is a warehouse taking bulk loads of a million rows at a time, not PostgreSQL's
 # 128 MB default: a load's heap and index pages (a few hundred MB) fit in shared buffers, and
 # checkpoints are not forced by WAL volume in the middle of a load; a load's temporary staging tables
-# (about 100 MB for 800,000 rows) stay in the session's memory (8 MB by default). Durability is untouched (fsync,
-# synchronous_commit and full_page_writes keep their defaults).
+# (about 100 MB for 800,000 rows) stay in the session's memory (8 MB by default). Durability is
+# untouched (fsync, synchronous_commit and full_page_writes keep their defaults).
 EMBEDDED_SETTINGS = {
     "shared_buffers": "512MB",
     "max_wal_size": "4GB",

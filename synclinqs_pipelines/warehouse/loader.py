@@ -231,10 +231,10 @@ CREATE TEMP TABLE tmp_emp (
 CREATE TEMP TABLE tmp_contrib (
     id uuid, pay_row integer, source_code text, amount_cents bigint, loan_number text) ON COMMIT DROP;
 CREATE TEMP TABLE tmp_pay (
-    pay_row integer, id uuid, employee_id uuid, plan_id uuid, file_id uuid, source_row integer, gross_pay_cents bigint,
-    plan_compensation_cents bigint, hours numeric, prior_year_fica_cents bigint, pay_frequency text,
-    pretax_pct numeric, roth_pct numeric, elective_cents bigint, catch_up_cents bigint, additions_cents bigint)
-    ON COMMIT DROP;
+    pay_row integer, id uuid, employee_id uuid, plan_id uuid, file_id uuid, source_row integer,
+    gross_pay_cents bigint, plan_compensation_cents bigint, hours numeric, prior_year_fica_cents bigint,
+    pay_frequency text, pretax_pct numeric, roth_pct numeric, elective_cents bigint, catch_up_cents bigint,
+    additions_cents bigint) ON COMMIT DROP;
 """
 
 
@@ -245,7 +245,7 @@ def load_partition(
 
     `accepted` holds canonical rows plus FILE, ROW and SSN_INDEX. Called twice with the same rows, it
     leaves the same rows behind: contributions and pay records of the partition are deleted and
-    inserted again, employees and loans are upserted.
+    inserted again, employees are upserted and new loans registered.
     """
     report = LoadReport()
     # The actor is passed once rather than computed per row by the column defaults (a second per 400,000 rows).
