@@ -314,9 +314,30 @@ def limit_amounts(totals: dict[str, int]) -> dict[str, int]:
     return {name: sum(totals.get(code, 0) for code in codes) for name, codes in LIMIT_SOURCES.items()}
 
 
+def irs_breaches(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.date) -> int:
+    """How many of the partition's employees are over a limit of the plan year, as stored."""
+    limits, _ = limits_for(pay_date.year)
+    year = pay_date.year
+    return int(
+        conn.execute(
+            IRS_BREACHES,
+            {
+                "org": tenant_id,
+                "pd": pay_date,
+                "start": dt.date(year, 1, 1),
+                "end": dt.date(year, 12, 31),
+                "g": limits.elective_402g,
+                "c": limits.annual_additions_415c,
+                "y": year,
+                "cu60": catch_up_limit(limits, 61),
+                "cu50": catch_up_limit(limits, 50),
+            },
+        ).scalar_one()
+    )
+
+
 def load_rows(ctx: PartitionContext, canonical: pl.DataFrame, accepted: pl.DataFrame) -> LoadStep:
     """One transaction: the partition's rows replaced exactly, file statuses set."""
-    limits, _ = limits_for(ctx.pay_date.year)
     with ctx.session() as conn:
         cipher = ctx.keyring.cipher(conn, ctx.tenant.id)
         frame = accepted if "__ssn_bi" in accepted.columns else loader.with_ssn_index(accepted, cipher)
@@ -353,21 +374,7 @@ def load_rows(ctx: PartitionContext, canonical: pl.DataFrame, accepted: pl.DataF
                 f"the pay records' limit amounts {recorded} disagree with the contributions loaded {expected};"
                 " nothing was loaded"
             )
-        year = ctx.pay_date.year
-        breaches = conn.execute(
-            IRS_BREACHES,
-            {
-                "org": ctx.tenant.id,
-                "pd": ctx.pay_date,
-                "start": dt.date(year, 1, 1),
-                "end": dt.date(year, 12, 31),
-                "g": limits.elective_402g,
-                "c": limits.annual_additions_415c,
-                "y": year,
-                "cu60": catch_up_limit(limits, 61),
-                "cu50": catch_up_limit(limits, 50),
-            },
-        ).scalar_one()
+        breaches = irs_breaches(conn, ctx.tenant.id, ctx.pay_date)
         duplicates = conn.execute(DUPLICATES, {"org": ctx.tenant.id, "pd": ctx.pay_date}).scalar_one()
         orphans = conn.execute(ORPHANS, {"org": ctx.tenant.id, "pd": ctx.pay_date}).scalar_one()
     return LoadStep(

@@ -165,3 +165,49 @@ def test_a_later_pay_date_registers_new_loans_and_leaves_known_ones_untouched(wa
     assert report.loans == 1
     assert after[0] == before[0] and [r.loan_number for r in after] == ["7", "8"]
     assert [tuple(r) for r in stored] == [(PAY, 500, "7"), (later, 500, "7"), (later, 300, "8")]
+
+
+def test_year_to_date_totals_and_the_limit_check_read_what_was_loaded(warehouse, keyring, make_tenant):
+    """Validation's year-to-date read and the post-load limit check, from the stored pay records."""
+    from synclinqs_pipelines.partition import irs_breaches
+    from synclinqs_pipelines.validation.rules import SSN_INDEX
+
+    tenant = make_tenant("ytd")
+    file_id = _file(warehouse, tenant)
+    later = PAY + dt.timedelta(days=14)
+    # Employee 1 defers $10,000 then $15,000: $25,000 for 2026, over the $24,500 402(g) limit. Employee 2
+    # defers $1,000 twice. Each row also has $1 of match and a $5 loan repayment (not an annual addition).
+    first = frame(file_id, [("701040001", "Alder", 1_000_000), ("701040002", "Birch", 100_000)])
+    second = frame(file_id, [("701040001", "Alder", 1_500_000), ("701040002", "Birch", 100_000)]).with_columns(
+        pl.lit(later).cast(SCHEMA["pay_date"]).alias("pay_date")
+    )
+    with warehouse.tenant(tenant, actor="test") as conn:  # one load per transaction, as in the pipeline
+        cipher = keyring.cipher(conn, tenant.id)
+        first, second = loader.with_ssn_index(first, cipher), loader.with_ssn_index(second, cipher)
+        loader.load_partition(conn, tenant.id, PAY, first, cipher)
+        assert irs_breaches(conn, tenant.id, PAY) == 0
+    with warehouse.tenant(tenant, actor="test") as conn:
+        loader.load_partition(conn, tenant.id, later, second, cipher)
+    with warehouse.tenant(tenant, actor="test") as conn:
+        breaches = {pd: irs_breaches(conn, tenant.id, pd) for pd in (PAY, later)}
+        ytd_for_later = loader.ytd_totals(conn, tenant.id, later)
+        ytd_for_first = loader.ytd_totals(conn, tenant.id, PAY)
+    # The loader takes what it is given (validation rejects such a row first): the check finds employee 1
+    # over the limit in both of the year's partitions he is paid in.
+    assert breaches == {PAY: 1, later: 1}
+
+    def by_employee(ytd: pl.DataFrame, rows: pl.DataFrame) -> list[tuple[str, int, int, int, int]]:
+        named = ytd.join(rows.select(SSN_INDEX, "external_id"), on=SSN_INDEX)
+        return sorted(
+            named.select("external_id", "ytd_elective", "ytd_catch_up", "ytd_additions", "ytd_plan_comp").rows()
+        )
+
+    # Every other pay date of the year, not the one being validated (its rows are replaced).
+    assert by_employee(ytd_for_later, first) == [
+        ("E001", 1_000_000, 0, 1_000_100, 300_000),
+        ("E002", 100_000, 0, 100_100, 300_000),
+    ]
+    assert by_employee(ytd_for_first, first) == [
+        ("E001", 1_500_000, 0, 1_500_100, 300_000),
+        ("E002", 100_000, 0, 100_100, 300_000),
+    ]
