@@ -14,13 +14,13 @@ import io
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 import polars as pl
 import sqlalchemy as sa
 
-from synclinqs_pipelines.mapping.canonical import LIMIT_SOURCES, SOURCE_CODES, to_long
+from synclinqs_pipelines.mapping.canonical import LIMIT_SOURCES, to_long
 from synclinqs_pipelines.mapping.engine import ROW
 from synclinqs_pipelines.security.envelope import TenantCipher
 from synclinqs_pipelines.validation.rules import FILE, SSN_INDEX, YTD_SCHEMA, period_amounts
@@ -100,7 +100,6 @@ class LoadReport:
     pay_records: int = 0
     loans: int = 0
     deferral_elections: int = 0
-    totals_by_source: dict[str, int] = field(default_factory=dict)
 
 
 def _address(row: dict[str, object]) -> str | None:
@@ -252,7 +251,7 @@ def load_partition(
     actor: str = conn.execute(sa.text("SELECT core.current_actor()")).scalar_one()
     org = {"org": tenant_id, "pd": pay_date, "year": pay_date.year, "actor": actor}
     conn.exec_driver_sql(_TEMP_TABLES)
-    # Sorting a million rows for the ordered inserts below stays in memory instead of spilling.
+    # The hash joins, DISTINCTs and sorts of the inserts below (a million rows) stay in memory.
     conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
     # The PII digests already stored for these people: whose PII must be encrypted again.
@@ -309,9 +308,6 @@ def load_partition(
     pay = _resolve_keys(accepted, employee_ids, plan_ids).with_row_index("pay_row")
     long = to_long(pay, keep=("pay_row",)).sort("pay_row", maintain_order=True)
     long = long.with_columns(uuid7_series(long.height))
-    report.totals_by_source = {
-        code: int(v) for code, v in long.group_by("source_code").agg(pl.col("amount_cents").sum()).iter_rows()
-    }
     copy_frame(conn, "tmp_contrib", long.select("id", "pay_row", "source_code", "amount_cents", "loan_number"))
     del long
     copy_frame(
@@ -506,6 +502,3 @@ def pay_record_amounts(conn: sa.Connection, tenant_id: uuid.UUID, pay_date: dt.d
         {"org": tenant_id, "pd": pay_date},
     ).one()
     return {name: cast(int, value) for name, value in zip(LIMIT_SOURCES, row, strict=True)}
-
-
-SOURCES = SOURCE_CODES
